@@ -1,0 +1,129 @@
+/**
+ * How one Gaia component calls a service: in-process (`app.handle(request)`, all-in-one mode) or over
+ * HTTP (split mode), with the same Request/Response on both paths so callers never know which.
+ * A refused connection or a missed header deadline becomes 503 `Service <name> unavailable`.
+ */
+import type { ServiceName } from '../config.ts';
+import { HttpError } from './errors.ts';
+import { IDENTITY_HEADER, type Identity, signIdentity } from './identity.ts';
+
+export type Handler = (request: Request) => Response | Promise<Response>;
+
+export interface CallOptions extends RequestInit {
+  /** Deadline for the response headers; the body (a stream) may take longer. */
+  timeoutMs?: number;
+  /** Mint an identity token for this caller (service-to-service calls). */
+  identity?: Identity;
+}
+
+export interface ServiceClient {
+  readonly name: ServiceName;
+  readonly mode: 'in-process' | 'http';
+  /** `path` includes the query string. */
+  fetch(path: string, init?: CallOptions): Promise<Response>;
+  /** Sends an already-built request (the gateway's forwarding path). */
+  send(request: Request, timeoutMs: number): Promise<Response>;
+}
+
+export type ServiceClients = Partial<Record<ServiceName, ServiceClient>>;
+
+export const unavailable = (name: string): HttpError => new HttpError(503, `Service ${name} unavailable`);
+
+async function withDeadline(
+  name: string,
+  timeoutMs: number,
+  run: (signal: AbortSignal) => Promise<Response>,
+  outer?: AbortSignal | null,
+): Promise<Response> {
+  const ctl = new AbortController();
+  const onOuter = () => ctl.abort(outer?.reason);
+  if (outer) {
+    if (outer.aborted) ctl.abort(outer.reason);
+    else outer.addEventListener('abort', onOuter, { once: true });
+  }
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      ctl.abort(new Error('timeout'));
+      reject(unavailable(name));
+    }, timeoutMs);
+  });
+  try {
+    return await Promise.race([run(ctl.signal), deadline]);
+  } catch (err) {
+    if (err instanceof HttpError) throw err;
+    if (outer?.aborted) throw err;
+    throw unavailable(name);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+export interface ClientOptions {
+  name: ServiceName;
+  internalSecret: string;
+  /** The caller's issuer for minted identities (`gaia-chat`). */
+  issuer: string;
+  defaultTimeoutMs?: number;
+}
+
+function buildRequest(base: string, path: string, init: CallOptions, token?: string): Request {
+  const headers = new Headers(init.headers);
+  if (token) headers.set(IDENTITY_HEADER, token);
+  const { timeoutMs: _t, identity: _i, ...rest } = init;
+  return new Request(base + path, { ...rest, headers });
+}
+
+export function inProcessClient(opts: ClientOptions, handler: Handler): ServiceClient {
+  const timeout = opts.defaultTimeoutMs ?? 30_000;
+  const send = (request: Request, timeoutMs: number) =>
+    withDeadline(opts.name, timeoutMs, async () => handler(request), request.signal);
+  return {
+    name: opts.name,
+    mode: 'in-process',
+    send,
+    async fetch(path, init = {}) {
+      const token = init.identity
+        ? await signIdentity(opts.internalSecret, init.identity, opts.issuer)
+        : undefined;
+      return send(buildRequest(`http://${opts.name}.internal`, path, init, token), init.timeoutMs ?? timeout);
+    },
+  };
+}
+
+export function httpClient(opts: ClientOptions, baseUrl: string): ServiceClient {
+  const timeout = opts.defaultTimeoutMs ?? 30_000;
+  const base = baseUrl.replace(/\/+$/, '');
+  const send = (request: Request, timeoutMs: number) =>
+    withDeadline(
+      opts.name,
+      timeoutMs,
+      (signal) => {
+        const url = new URL(request.url);
+        const target = base + url.pathname + url.search;
+        return fetch(target, {
+          method: request.method,
+          headers: request.headers,
+          body: request.body,
+          signal,
+          redirect: 'manual',
+          // Service hops are never compressed (gateway.md §12): pass bytes through as they come.
+          decompress: false,
+          // Bun streams request bodies; `duplex` is required by the fetch spec for that.
+          duplex: 'half',
+        } as RequestInit);
+      },
+      request.signal,
+    );
+  return {
+    name: opts.name,
+    mode: 'http',
+    send,
+    async fetch(path, init = {}) {
+      const token = init.identity
+        ? await signIdentity(opts.internalSecret, init.identity, opts.issuer)
+        : undefined;
+      return send(buildRequest(base, path, init, token), init.timeoutMs ?? timeout);
+    },
+  };
+}

@@ -1,0 +1,118 @@
+/**
+ * The kernel every service app is built on: identity verification, JSON body parsing, the error envelope
+ * and `GET /health`. Feature controllers `.use()` the instance this returns to get `identity` typed.
+ */
+import { Elysia } from 'elysia';
+import type { Db } from '../../db/index.ts';
+import type { Bus } from '../bus/types.ts';
+import type { Config } from '../config.ts';
+import type { Logger } from '../log.ts';
+import { isMultipart, readJsonBody, unsupportedMedia } from './body.ts';
+import type { ServiceClients } from './client.ts';
+import { HttpError, jsonResponse } from './errors.ts';
+import { IDENTITY_HEADER, type Identity, verifyIdentity } from './identity.ts';
+
+export interface ServiceDeps {
+  config: Config;
+  db: Db;
+  bus: Bus;
+  log: Logger;
+  clients: ServiceClients;
+}
+
+export interface User {
+  id: string;
+  email: string | null;
+  name: string | null;
+  admin: boolean;
+  authType: 'jwt' | 'api_key';
+  sessionId: string | null;
+  keyId: string | null;
+}
+
+export const NOT_AUTHENTICATED = 'Not authenticated. Provide a valid JWT or API Key.';
+
+/** The authenticated caller, or the gateway's 401 when the identity is anonymous. */
+export function requireUser(identity: Identity): User {
+  if (identity.auth_type === 'anonymous' || !identity.sub)
+    throw new HttpError(401, NOT_AUTHENTICATED, { headers: { 'www-authenticate': 'Bearer' } });
+  return {
+    id: identity.sub,
+    email: identity.email ?? null,
+    name: identity.name ?? null,
+    admin: identity.admin,
+    authType: identity.auth_type,
+    sessionId: identity.session_id ?? null,
+    keyId: identity.key_id ?? null,
+  };
+}
+
+export function isoNow(): string {
+  return new Date().toISOString();
+}
+
+/** Maps anything thrown in a service to the envelope; unexpected errors are logged, never shown. */
+export function toErrorResponse(err: unknown, log: Logger, rid?: string): Response {
+  if (err instanceof HttpError) return err.toResponse();
+  log.error('unhandled error', { rid, error: err instanceof Error ? err.message : String(err) });
+  return jsonResponse({ detail: 'Internal server error' }, 500);
+}
+
+export interface ServiceAppOptions {
+  name: 'auth' | 'chat' | 'kb' | 'asset';
+  deps: ServiceDeps;
+  /** Extra health fields (each service may add some). */
+  health?: () => Promise<Record<string, unknown>> | Record<string, unknown>;
+}
+
+export function createServiceApp({ name, deps, health }: ServiceAppOptions) {
+  const { config, db, log } = deps;
+  return new Elysia({ name: `gaia-${name}-kernel` })
+    .onRequest(({ request }) => {
+      // Checked before parsing: Elysia reports any parser failure as a generic parse error.
+      if (
+        request.method !== 'GET' &&
+        request.method !== 'HEAD' &&
+        isMultipart(request.headers.get('content-type'))
+      )
+        return unsupportedMedia().toResponse();
+    })
+    .onParse({ as: 'global' }, async ({ request }) => {
+      const body = await readJsonBody(request);
+      // Elysia falls back to its own parser on `undefined`; an empty body is `null` to us.
+      return body === undefined ? null : body;
+    })
+    .onError({ as: 'global' }, ({ code, error, request }) => {
+      if (error instanceof HttpError) return error.toResponse();
+      if (code === 'NOT_FOUND') return jsonResponse({ detail: 'Not Found' }, 404);
+      if (code === 'PARSE') return jsonResponse({ detail: 'Invalid JSON body' }, 400);
+      if (code === 'VALIDATION') return jsonResponse({ detail: 'Invalid request body', errors: [] }, 422);
+      return toErrorResponse(error, log, request.headers.get('x-request-id') ?? undefined);
+    })
+    .get('/health', async () => {
+      let dbOk = true;
+      try {
+        await db.ping();
+      } catch {
+        dbOk = false;
+      }
+      const extra = health ? await health() : {};
+      return jsonResponse(
+        {
+          service: name,
+          status: dbOk ? 'healthy' : 'unhealthy',
+          version: config.version,
+          timestamp: isoNow(),
+          ...extra,
+        },
+        dbOk ? 200 : 503,
+      );
+    })
+    .derive({ as: 'global' }, async ({ request }): Promise<{ identity: Identity }> => {
+      const identity = await verifyIdentity(config.internalSecret, request.headers.get(IDENTITY_HEADER));
+      if (!identity) throw new HttpError(401, 'Missing or invalid internal identity');
+      return { identity };
+    });
+}
+
+export type ServiceKernel = ReturnType<typeof createServiceApp>;

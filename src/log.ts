@@ -1,0 +1,118 @@
+/**
+ * Structured logger: one JSON line per event in production, a coloured line per service otherwise.
+ * Fields that look like credentials are masked here, centrally, so a careless call site cannot leak them.
+ */
+import type { LogLevel } from './config.ts';
+
+export type LogFields = Record<string, unknown>;
+
+export interface Logger {
+  debug(msg: string, fields?: LogFields): void;
+  info(msg: string, fields?: LogFields): void;
+  warn(msg: string, fields?: LogFields): void;
+  error(msg: string, fields?: LogFields): void;
+  child(fields: LogFields): Logger;
+}
+
+export interface LoggerOptions {
+  service: string;
+  level?: LogLevel;
+  json?: boolean;
+  /** Where lines go; tests capture them to prove no secret is ever written. */
+  sink?: (line: string, level: LogLevel) => void;
+}
+
+const ORDER: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
+const COLOURS: Record<string, string> = {
+  gateway: '\x1b[36m',
+  auth: '\x1b[35m',
+  chat: '\x1b[32m',
+  kb: '\x1b[33m',
+  asset: '\x1b[34m',
+  web: '\x1b[94m',
+  db: '\x1b[90m',
+  bus: '\x1b[90m',
+};
+const LEVEL_COLOURS: Record<LogLevel, string> = {
+  debug: '\x1b[90m',
+  info: '',
+  warn: '\x1b[33m',
+  error: '\x1b[31m',
+};
+const RESET = '\x1b[0m';
+
+const SECRET_KEY = /pass(word)?|secret|token|authorization|api[_-]?key|key_hash|cookie|credential/i;
+const JWT_SHAPE = /eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*/g;
+
+function scrub(value: unknown, depth = 0): unknown {
+  if (typeof value === 'string') return value.replace(JWT_SHAPE, '[jwt]');
+  if (value instanceof Error) return { name: value.name, message: scrub(value.message) };
+  if (depth > 4 || value === null || typeof value !== 'object') return value;
+  if (Array.isArray(value)) return value.map((v) => scrub(v, depth + 1));
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) {
+    // `key_id`, `session_id` and token *counts* are identifiers, not secrets.
+    const isSecret = SECRET_KEY.test(k) && !/(_id|Id|_count|tokens_used|_tokens)$/.test(k);
+    out[k] = isSecret ? '[redacted]' : scrub(v, depth + 1);
+  }
+  return out;
+}
+
+export function createLogger(opts: LoggerOptions, bound: LogFields = {}): Logger {
+  const min = ORDER[opts.level ?? 'info'];
+  const sink =
+    opts.sink ??
+    ((line: string, level: LogLevel) => {
+      if (level === 'error' || level === 'warn') process.stderr.write(`${line}\n`);
+      else process.stdout.write(`${line}\n`);
+    });
+
+  // A child bound to `service` writes under that label (all-in-one mode: one process, many services).
+  const label = typeof bound.service === 'string' ? bound.service : opts.service;
+  const { service: _s, ...boundFields } = bound;
+  const write = (level: LogLevel, msg: string, fields?: LogFields): void => {
+    if (ORDER[level] < min) return;
+    const all = scrub({ ...boundFields, ...fields }) as LogFields;
+    if (opts.json) {
+      sink(
+        JSON.stringify({
+          ts: new Date().toISOString(),
+          level,
+          service: label,
+          msg: scrub(msg),
+          ...all,
+        }),
+        level,
+      );
+      return;
+    }
+    const colour = COLOURS[label] ?? '';
+    const extras = Object.entries(all)
+      .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
+      .join(' ');
+    const time = new Date().toISOString().slice(11, 23);
+    sink(
+      `${time} ${colour}${label.padEnd(7)}${RESET} ${LEVEL_COLOURS[level]}${level.padEnd(5)}${RESET} ${scrub(msg)}${extras ? ` ${extras}` : ''}`,
+      level,
+    );
+  };
+
+  return {
+    debug: (m, f) => write('debug', m, f),
+    info: (m, f) => write('info', m, f),
+    warn: (m, f) => write('warn', m, f),
+    error: (m, f) => write('error', m, f),
+    child: (fields) => createLogger(opts, { ...bound, ...fields }),
+  };
+}
+
+/** A logger that writes nothing; for benchmarks and tests that assert on other output. */
+export const silentLogger: Logger = {
+  debug() {},
+  info() {},
+  warn() {},
+  error() {},
+  child() {
+    return silentLogger;
+  },
+};
