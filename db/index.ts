@@ -1,0 +1,312 @@
+/**
+ * Opening the database (spec/data.md §1, §3): SQLite by default, PostgreSQL when DATABASE_URL says so.
+ *
+ * Services see one API for both: `db.orm` is typed as drizzle's PostgreSQL database over the PostgreSQL
+ * tables, and `db.t` as those tables. On SQLite both are really the bun-sqlite ones; the query builder
+ * (`select`, `insert … onConflictDoUpdate`, `update`, `delete`, `returning`) behaves alike, so services use
+ * only that, plus `db.tx` for transactions and `db.all` for raw SQL (never `orm.execute` or
+ * `orm.transaction`, which exist on PostgreSQL only).
+ */
+
+import { Database } from 'bun:sqlite';
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type { SQL } from 'drizzle-orm';
+import { drizzle as drizzleSqlite } from 'drizzle-orm/bun-sqlite';
+import { drizzle as drizzlePg, type PostgresJsDatabase } from 'drizzle-orm/postgres-js';
+import postgres from 'postgres';
+import { acquireFileMutex, type Mutex } from './lock.ts';
+import { type MigrateTarget, MigrationError, migrate, pendingMigrations } from './migrate.ts';
+import type { Schema } from './schema/define.ts';
+import { pgSchema } from './schema/pg.ts';
+import { sqliteSchema } from './schema/sqlite.ts';
+
+export { MigrationError } from './migrate.ts';
+export type { Schema } from './schema/define.ts';
+export {
+  assignDefaultRole,
+  DEV_API_KEY_HASH,
+  DEV_API_KEY_ID,
+  DEV_USER_EMAIL,
+  DEV_USER_ID,
+  MU_PERSONA_ID,
+  WELCOME_CONVERSATION_ID,
+} from './seed.ts';
+
+/** The query builder services use; typed as PostgreSQL for both dialects (see the file comment). */
+export type Orm = PostgresJsDatabase<Schema>;
+
+export type DbKind = 'sqlite' | 'postgresql';
+
+export interface DbLog {
+  info(msg: string, fields?: object): void;
+  warn(msg: string, fields?: object): void;
+}
+
+export interface OpenDbOptions {
+  url: string;
+  kind: DbKind;
+  /** File path, or `:memory:`; only for SQLite. */
+  sqlitePath: string;
+  poolMax: number;
+  /** Apply pending migrations and run the seeds; when false, a pending migration is an error. */
+  autoMigrate: boolean;
+  seedDev: boolean;
+  isProduction: boolean;
+  log?: DbLog;
+}
+
+export interface Db {
+  kind: DbKind;
+  orm: Orm;
+  t: Schema;
+  /**
+   * Runs `fn` in a transaction: committed when it resolves, rolled back when it throws. A `tx` inside
+   * another one becomes a savepoint of the outer transaction.
+   */
+  tx<T>(fn: (tx: Orm) => Promise<T>): Promise<T>;
+  /** Runs raw SQL and returns its rows (column names as the database spells them). */
+  all<T = Record<string, unknown>>(q: SQL): Promise<T[]>;
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+const silentLog: DbLog = { info: () => {}, warn: () => {} };
+
+export async function openDb(opts: OpenDbOptions): Promise<Db> {
+  const log = opts.log ?? silentLog;
+  const db = opts.kind === 'sqlite' ? openSqlite(opts.sqlitePath) : openPostgres(opts.url, opts.poolMax);
+  try {
+    const target = migrateTargetOf(db);
+    if (opts.autoMigrate) {
+      await migrate(target, { seed: { seedDev: opts.seedDev, isProduction: opts.isProduction }, log });
+    } else {
+      const pending = await pendingMigrations(target);
+      if (pending.length > 0) {
+        throw new MigrationError(
+          `The database has ${pending.length} pending migration(s) (${pending.map((m) => m.file).join(', ')}) ` +
+            'and DATABASE_AUTO_MIGRATE=false: run `bun run db:migrate` first.',
+        );
+      }
+    }
+  } catch (err) {
+    await db.close();
+    throw err;
+  }
+  return db;
+}
+
+// ── SQLite ──────────────────────────────────────────────────────────────────────────────────────────────
+
+interface SqliteDb extends Db {
+  kind: 'sqlite';
+  client: Database;
+  mutex: Mutex;
+}
+
+function openSqlite(path: string): SqliteDb {
+  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+  const client = new Database(path, { create: true });
+  // busy_timeout first, so switching to WAL waits for another process instead of failing.
+  client.exec('PRAGMA busy_timeout = 5000');
+  client.exec('PRAGMA journal_mode = WAL');
+  client.exec('PRAGMA synchronous = NORMAL');
+  client.exec('PRAGMA foreign_keys = ON');
+  const orm = drizzleSqlite(client, { schema: sqliteSchema }) as unknown as Orm;
+  const file = acquireFileMutex(path);
+  const inTx = new AsyncLocalStorage<{ depth: number }>();
+  let closed = false;
+
+  /*
+   * drizzle's bun-sqlite transactions are synchronous, so they cannot span awaits. Instead a transaction
+   * is `BEGIN IMMEDIATE` … `COMMIT` on the single connection, serialised by an async mutex shared by every
+   * connection to this file in the process (lock.ts). Caveat of the single connection: a statement issued
+   * outside `tx` while another caller's transaction is open runs inside that transaction (and is undone
+   * with it). SQLite has one writer anyway; callers keep transactions short and never await network I/O
+   * inside them.
+   */
+  const tx = async <T>(fn: (tx: Orm) => Promise<T>): Promise<T> => {
+    const outer = inTx.getStore();
+    if (outer) {
+      const name = `gaia_sp_${++outer.depth}`;
+      client.exec(`SAVEPOINT ${name}`);
+      try {
+        const result = await fn(orm);
+        client.exec(`RELEASE ${name}`);
+        return result;
+      } catch (err) {
+        if (client.inTransaction) {
+          client.exec(`ROLLBACK TO ${name}`);
+          client.exec(`RELEASE ${name}`);
+        }
+        throw err;
+      } finally {
+        outer.depth--;
+      }
+    }
+    return file.mutex.run(() =>
+      inTx.run({ depth: 0 }, async () => {
+        client.exec('BEGIN IMMEDIATE');
+        try {
+          const result = await fn(orm);
+          client.exec('COMMIT');
+          return result;
+        } catch (err) {
+          // Some errors (SQLITE_FULL, SQLITE_IOERR…) already rolled the transaction back.
+          if (client.inTransaction) client.exec('ROLLBACK');
+          throw err;
+        }
+      }),
+    );
+  };
+
+  return {
+    kind: 'sqlite',
+    orm,
+    t: sqliteSchema,
+    client,
+    mutex: file.mutex,
+    tx,
+    all: async <T>(q: SQL) => (orm as unknown as { all(q: SQL): T[] }).all(q),
+    ping: async () => {
+      client.query('SELECT 1').get();
+    },
+    close: async () => {
+      if (closed) return;
+      closed = true;
+      file.release();
+      client.close();
+    },
+  };
+}
+
+// ── PostgreSQL ──────────────────────────────────────────────────────────────────────────────────────────
+
+interface PostgresDb extends Db {
+  kind: 'postgresql';
+  url: string;
+}
+
+function openPostgres(url: string, poolMax: number): PostgresDb {
+  const client = postgres(url, {
+    max: poolMax,
+    // `CREATE TABLE IF NOT EXISTS` and friends send NOTICEs; they are not worth a log line.
+    onnotice: () => {},
+  });
+  const orm = drizzlePg(client, { schema: pgSchema });
+  const inTx = new AsyncLocalStorage<Orm>();
+  let closed = false;
+
+  const tx = async <T>(fn: (tx: Orm) => Promise<T>): Promise<T> => {
+    const outer = inTx.getStore();
+    // Inside a transaction, drizzle's nested `transaction` is a savepoint on the same connection.
+    const run = outer ? outer.transaction.bind(outer) : orm.transaction.bind(orm);
+    return run((t) => inTx.run(t as unknown as Orm, () => fn(t as unknown as Orm)));
+  };
+
+  return {
+    kind: 'postgresql',
+    orm,
+    t: pgSchema,
+    url,
+    tx,
+    all: async <T>(q: SQL) => [...(await orm.execute(q))] as T[],
+    ping: async () => {
+      await client`SELECT 1`;
+    },
+    close: async () => {
+      if (closed) return;
+      closed = true;
+      await client.end({ timeout: 5 });
+    },
+  };
+}
+
+function migrateTargetOf(db: Db): MigrateTarget {
+  if (db.kind === 'sqlite') {
+    const s = db as SqliteDb;
+    return { kind: 'sqlite', client: s.client, mutex: s.mutex, orm: s.orm, t: s.t };
+  }
+  return { kind: 'postgresql', url: (db as PostgresDb).url };
+}
+
+/** Runs the migrator (and seeds) on an open database, for `bun run db:migrate`. */
+export async function migrateDb(
+  db: Db,
+  opts: { seedDev: boolean; isProduction: boolean; log?: DbLog },
+): Promise<{ applied: string[] }> {
+  return migrate(migrateTargetOf(db), {
+    seed: { seedDev: opts.seedDev, isProduction: opts.isProduction },
+    log: opts.log ?? silentLog,
+  });
+}
+
+export interface DbHealth {
+  status: 'healthy' | 'unhealthy';
+  database: DbKind;
+  responsive: boolean;
+  error?: string;
+}
+
+/** The `database` entry of `/health` (gateway.md §8): `SELECT 1` within `timeoutMs`. Never names the URL. */
+export async function dbHealth(db: Db, timeoutMs = 1500): Promise<DbHealth> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    await Promise.race([
+      db.ping(),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`timeout after ${timeoutMs} ms`)), timeoutMs);
+      }),
+    ]);
+    return { status: 'healthy', database: db.kind, responsive: true };
+  } catch (err) {
+    return { status: 'unhealthy', database: db.kind, responsive: false, error: describeDbError(err) };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** A short reason for a failed database call, with credentials and addresses removed. */
+export function describeDbError(err: unknown): string {
+  const e = err as { code?: string; message?: string };
+  if (e?.code === 'ECONNREFUSED') return 'connection refused';
+  if (e?.code === 'ENOTFOUND') return 'host not found';
+  if (e?.code === 'CONNECTION_ENDED' || e?.code === 'CONNECTION_DESTROYED') return 'connection closed';
+  const msg = String(e?.message ?? err);
+  return msg.replace(/\b[a-z][a-z0-9+.-]*:\/\/\S+/gi, '<url>').slice(0, 200);
+}
+
+export type ConstraintKind = 'unique' | 'foreign_key' | 'check' | 'not_null';
+
+const PG_CONSTRAINT_CODES: Record<string, ConstraintKind> = {
+  '23505': 'unique',
+  '23503': 'foreign_key',
+  '23514': 'check',
+  '23502': 'not_null',
+};
+const SQLITE_CONSTRAINT_CODES: Record<string, ConstraintKind> = {
+  SQLITE_CONSTRAINT_UNIQUE: 'unique',
+  SQLITE_CONSTRAINT_PRIMARYKEY: 'unique',
+  SQLITE_CONSTRAINT_FOREIGNKEY: 'foreign_key',
+  SQLITE_CONSTRAINT_CHECK: 'check',
+  SQLITE_CONSTRAINT_NOTNULL: 'not_null',
+};
+
+/**
+ * Which constraint a failed write violated, the same way in both dialects (drizzle wraps PostgreSQL errors
+ * in a DrizzleQueryError whose `cause` carries the SQLSTATE; bun:sqlite errors carry an extended code).
+ * Lets a service turn a lost race on a unique key into a 409 instead of a 500.
+ */
+export function constraintViolation(err: unknown): ConstraintKind | undefined {
+  for (
+    let e = err as { code?: unknown; cause?: unknown } | undefined, i = 0;
+    e && i < 5;
+    e = e.cause as never, i++
+  ) {
+    const code = typeof e.code === 'string' ? e.code : undefined;
+    if (code && (PG_CONSTRAINT_CODES[code] ?? SQLITE_CONSTRAINT_CODES[code]))
+      return PG_CONSTRAINT_CODES[code] ?? SQLITE_CONSTRAINT_CODES[code];
+  }
+  return undefined;
+}
