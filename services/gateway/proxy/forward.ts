@@ -1,0 +1,144 @@
+/**
+ * Header hygiene and body handling for forwarded requests (spec/gateway.md §6, §13).
+ * Requests carry only an allow-list of client headers plus what the gateway adds; responses lose
+ * hop-by-hop, CORS, cookie and internal headers. Bodies are read with a hard byte limit.
+ */
+import { HttpError } from '../../../src/http/errors.ts';
+
+const REQUEST_ALLOW = [
+  'content-type',
+  'accept',
+  'accept-language',
+  'user-agent',
+  'origin',
+  'x-response-format',
+  'last-event-id',
+  'if-none-match',
+  'if-modified-since',
+  'range',
+  'mcp-session-id',
+  'mcp-protocol-version',
+  'traceparent',
+  'tracestate',
+];
+const WEBHOOK_ALLOW = [
+  'x-hub-signature-256',
+  'x-hub-signature',
+  'x-github-event',
+  'x-gitlab-token',
+  'x-gitlab-event',
+  'x-gaia-signature',
+];
+const RESPONSE_DROP = new Set([
+  'connection',
+  'keep-alive',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'content-length',
+  'set-cookie',
+  'server',
+  'x-powered-by',
+]);
+
+export interface ForwardHeaderOptions {
+  webhook?: boolean;
+  forwardAuthorization?: boolean;
+  json?: boolean;
+}
+
+export function forwardRequestHeaders(src: Headers, opts: ForwardHeaderOptions): Headers {
+  const out = new Headers();
+  for (const name of REQUEST_ALLOW) {
+    const v = src.get(name);
+    if (v !== null) out.set(name, v);
+  }
+  if (opts.webhook) {
+    for (const name of WEBHOOK_ALLOW) {
+      const v = src.get(name);
+      if (v !== null) out.set(name, v);
+    }
+  }
+  if (opts.forwardAuthorization) {
+    const v = src.get('authorization');
+    if (v !== null) out.set('authorization', v);
+  }
+  if (opts.json) out.set('content-type', 'application/json');
+  // Headers named in Connection are hop-by-hop too, even when allow-listed.
+  const conn = src.get('connection');
+  if (conn) for (const n of conn.split(',')) out.delete(n.trim().toLowerCase());
+  return out;
+}
+
+export function filterResponseHeaders(src: Headers): Headers {
+  const out = new Headers();
+  const conn = src.get('connection');
+  const named = new Set(conn ? conn.split(',').map((n) => n.trim().toLowerCase()) : []);
+  src.forEach((value, name) => {
+    const n = name.toLowerCase();
+    if (RESPONSE_DROP.has(n) || named.has(n)) return;
+    if (n.startsWith('access-control-') || n.startsWith('x-gaia-') || n.startsWith('proxy-')) return;
+    out.append(n, value);
+  });
+  return out;
+}
+
+export const tooLarge = (limit: number): HttpError =>
+  new HttpError(413, `Request body too large (limit ${limit} bytes)`);
+
+/**
+ * Reads the body, refusing it once it passes `limit` bytes: by Content-Length before reading, and while
+ * reading chunked bodies, so an oversized upload is never buffered whole.
+ */
+export async function readLimitedBody(request: Request, limit: number): Promise<Uint8Array | null> {
+  const declared = request.headers.get('content-length');
+  if (declared !== null && Number(declared) > limit) throw tooLarge(limit);
+  if (!request.body) return null;
+  const reader = request.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.byteLength;
+    if (total > limit) {
+      void reader.cancel().catch(() => {});
+      throw tooLarge(limit);
+    }
+    chunks.push(value);
+  }
+  if (total === 0) return null;
+  if (chunks.length === 1) return chunks[0]!;
+  const out = new Uint8Array(total);
+  let off = 0;
+  for (const c of chunks) {
+    out.set(c, off);
+    off += c.byteLength;
+  }
+  return out;
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{8,128}$/;
+
+export function requestIdFrom(headers: Headers): string {
+  const v = headers.get('x-request-id');
+  return v && REQUEST_ID.test(v) ? v : crypto.randomUUID();
+}
+
+/**
+ * `..` segments, NUL and encoded slashes are refused, except inside a KB file path, whose own service
+ * applies the KB path rules (kb.md §2).
+ */
+export function isBadPath(rawPath: string): boolean {
+  if (rawPath.startsWith('/api/v1/kb/files/')) return false;
+  const lower = rawPath.toLowerCase();
+  if (lower.includes('%00') || rawPath.includes('\0')) return true;
+  if (lower.includes('%2f') || lower.includes('%5c')) return true;
+  for (const seg of lower.split('/')) {
+    if (seg === '..' || seg === '%2e%2e' || seg === '.%2e' || seg === '%2e.') return true;
+  }
+  return false;
+}

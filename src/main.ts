@@ -1,0 +1,27 @@
+/**
+ * The all-in-one launcher: `bun run dev`, `bun start`, and the container's default command.
+ * With GAIA_SERVICE=<name> it starts that one service instead (the container's split mode).
+ */
+import { ConfigError, loadConfig } from './config.ts';
+import { makeLogger, onShutdown } from './platform.ts';
+import { runService } from './service-runner.ts';
+import { startAllInOne } from './stack.ts';
+
+async function main(): Promise<void> {
+  const only = process.env.GAIA_SERVICE?.trim();
+  if (only && only !== 'all') {
+    await runService(only);
+    return;
+  }
+  const config = loadConfig();
+  const log = makeLogger(config, 'gaia');
+  const stack = await startAllInOne({ config, log });
+  onShutdown(log, () => stack.stop());
+}
+
+main().catch((err) => {
+  // A configuration error names the variable; anything else is reported without a stack trace of secrets.
+  if (err instanceof ConfigError) console.error(err.message);
+  else console.error('Gaia failed to start:', err instanceof Error ? err.message : err);
+  process.exit(1);
+});

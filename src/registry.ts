@@ -1,0 +1,8 @@
+/**
+ * The services this build can mount in-process. The launcher is the one place that knows them all;
+ * services themselves never import each other.
+ */
+import type { ServiceName } from './config.ts';
+import type { ServiceFactory } from './platform.ts';
+
+export const SERVICE_FACTORIES: Partial<Record<ServiceName, ServiceFactory>> = {};

@@ -1,0 +1,72 @@
+/**
+ * Split mode: one process runs one service (`bun services/<name>/index.ts`, or GAIA_SERVICE=<name> in the
+ * container). Services reach each other over HTTP at `<SVC>_SERVICE_URL` (default localhost:<port>).
+ */
+import { createGateway } from '../services/gateway/app.ts';
+import { type Config, loadConfig, type ServiceName } from './config.ts';
+import { announce } from './lifecycle.ts';
+import { buildClients, drainServers, listen, makeLogger, onShutdown, openPlatform } from './platform.ts';
+import { SERVICE_FACTORIES } from './registry.ts';
+
+const SERVICES = ['auth', 'asset', 'chat', 'kb'] as const;
+
+export async function runService(
+  name: string,
+  config: Config = loadConfig(process.env, { split: true }),
+): Promise<void> {
+  if (name === 'gateway') return runGateway(config);
+  if (!(SERVICES as readonly string[]).includes(name)) throw new Error(`Unknown service: ${name}`);
+  const svcName = name as ServiceName;
+  const factory = SERVICE_FACTORIES[svcName];
+  if (!factory) throw new Error(`Service ${name} is not part of this build`);
+  const log = makeLogger(config, name);
+  const platform = await openPlatform(config, name, log);
+  const svc = await factory({
+    ...platform,
+    clients: buildClients(config, name, {}, true),
+  });
+  const server = listen(name, config.ports[svcName], config.host, (req) => svc.handle(req));
+  const a = announce({
+    bus: platform.bus,
+    service: name,
+    version: config.version,
+    capabilities: svc.capabilities,
+    log,
+  });
+  a.ready();
+  log.info(`${name} listening`, { port: server.port });
+  onShutdown(log, async () => {
+    await drainServers([server], () => 0);
+    await a.stopping();
+    await svc.close?.();
+    await platform.bus.drain();
+    await platform.db.close();
+  });
+}
+
+async function runGateway(config: Config): Promise<void> {
+  const log = makeLogger(config, 'gateway');
+  let ready = false;
+  const platform = await openPlatform(config, 'gateway', log);
+  const gateway = createGateway({
+    ...platform,
+    clients: buildClients(config, 'gateway', {}, true),
+    isReady: () => ready,
+  });
+  await gateway.auth.loadRevocations();
+  const fetch = gateway.app.fetch;
+  const server = listen('gateway', config.ports.gateway, config.host, (req) => fetch(req));
+  gateway.app.server = server as never;
+  const a = announce({ bus: platform.bus, service: 'gateway', version: config.version, log });
+  a.ready();
+  ready = true;
+  log.info('gateway listening', { port: server.port });
+  onShutdown(log, async () => {
+    ready = false;
+    await drainServers([server], () => gateway.openStreams());
+    await a.stopping();
+    await gateway.close();
+    await platform.bus.drain();
+    await platform.db.close();
+  });
+}
