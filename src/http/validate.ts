@@ -14,8 +14,32 @@ function dotted(pointer: string): string {
     .join('.');
 }
 
+function jsType(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'array';
+  if (typeof v === 'number') return Number.isInteger(v) ? 'integer' : 'number';
+  return typeof v;
+}
+
+/**
+ * A union (Elysia's `t.Integer` is "integer or numeric string") is described by the branch of the value's
+ * own type, so `0` for `minimum: 1` says "Must be at least 1", not "Invalid value".
+ */
+function describeUnion(schema: TSchema, value: unknown): string | undefined {
+  const branches = (schema as { anyOf?: TSchema[] }).anyOf ?? [];
+  const vt = jsType(value);
+  const branch = branches.find((b) => b.type === vt || (b.type === 'number' && vt === 'integer'));
+  if (!branch) return undefined;
+  const first = Value.Errors(branch, value).First();
+  return first ? describe(first) : undefined;
+}
+
 function describe(err: { type: ValueErrorType; schema: TSchema; value: unknown }): string {
   if (err.value === undefined) return 'Required';
+  if (err.type === ValueErrorType.Union) {
+    const m = describeUnion(err.schema, err.value);
+    if (m) return m;
+  }
   const s = err.schema as Record<string, unknown>;
   switch (err.type) {
     case ValueErrorType.String:
