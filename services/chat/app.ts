@@ -1,0 +1,42 @@
+/**
+ * The chat service (spec/chat.md): LLM chat in every client family, conversations, personas, the provider
+ * and model registry, and usage accounting, composed from its feature plugins on the service kernel.
+ */
+
+import { createServiceApp, type ServiceDeps } from '../../src/http/service.ts';
+import type { MountedService } from '../../src/platform.ts';
+import { createChatContext } from './context.ts';
+import { conversationRoutes } from './conversations/index.ts';
+import { legacyRoutes } from './legacy/index.ts';
+import { modelRoutes } from './models/index.ts';
+import { openaiRoutes } from './openai-compat/index.ts';
+import { personaRoutes } from './personas/index.ts';
+import { unifiedRoutes } from './unified/index.ts';
+
+export function createChatApp(deps: ServiceDeps) {
+  const kernel = createServiceApp({
+    name: 'chat',
+    deps,
+    health: () => ({ providers: ctx.providers.registry.providers }),
+  });
+  const ctx = createChatContext(deps, kernel);
+  return kernel
+    .use(unifiedRoutes(ctx))
+    .use(legacyRoutes(ctx))
+    .use(conversationRoutes(ctx))
+    .use(personaRoutes(ctx))
+    .use(modelRoutes(ctx))
+    .use(openaiRoutes(ctx));
+}
+
+export type ChatApp = ReturnType<typeof createChatApp>;
+
+/** How the launchers mount chat (src/registry.ts). */
+export function chatService(deps: ServiceDeps): MountedService {
+  const app = createChatApp(deps);
+  return {
+    name: 'chat',
+    handle: (request) => app.handle(request),
+    capabilities: ['chat', 'streaming', 'conversations', 'personas', 'openai_compatible'],
+  };
+}

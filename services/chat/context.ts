@@ -1,0 +1,51 @@
+/**
+ * Everything one chat instance holds, built once per app so two stacks in one process share nothing:
+ * stores, providers and their health, the engine, per-conversation locks and the session history.
+ */
+import type { ServiceDeps, ServiceKernel } from '../../src/http/service.ts';
+import { ConversationStore } from './conversations/service.ts';
+import { ConversationLocks } from './engine/lock.ts';
+import { ChatEngine } from './engine/pipeline.ts';
+import { SessionHistory } from './engine/session.ts';
+import { UsageLedger } from './engine/usage.ts';
+import { PersonaStore } from './personas/service.ts';
+import { ProviderSet } from './providers/service.ts';
+import { KbTools } from './tools/service.ts';
+
+export interface ChatContext {
+  deps: ServiceDeps;
+  kernel: ServiceKernel;
+  conversations: ConversationStore;
+  personas: PersonaStore;
+  providers: ProviderSet;
+  sessions: SessionHistory;
+  usage: UsageLedger;
+  engine: ChatEngine;
+}
+
+export function createChatContext(deps: ServiceDeps, kernel: ServiceKernel): ChatContext {
+  const log = deps.log;
+  const conversations = new ConversationStore(deps.db);
+  const personas = new PersonaStore(deps.db);
+  const providers = new ProviderSet(deps.config, log);
+  const sessions = new SessionHistory(deps.config.chat.sessionMaxMessages);
+  const usage = new UsageLedger(deps.db, log);
+  const engine = new ChatEngine({
+    config: deps.config,
+    log,
+    bus: deps.bus,
+    conversations,
+    personas,
+    providers,
+    locks: new ConversationLocks(),
+    sessions,
+    usage,
+    tools: deps.clients.kb ? new KbTools(deps.clients.kb, log) : undefined,
+  });
+  return { deps, kernel, conversations, personas, providers, sessions, usage, engine };
+}
+
+/** The `X-Request-Id` the gateway assigned, echoed on chat responses (spec/chat.md §0). */
+export function requestIdHeader(rid: string | undefined): Record<string, string> {
+  return rid ? { 'x-request-id': rid } : {};
+}

@@ -1,0 +1,599 @@
+/**
+ * The pipeline every chat request goes through (spec/chat.md §1.1), independent of wire format:
+ *
+ *   prepare()  validate → conversation → persona → model → persist the user message   (errors are plain JSON)
+ *   run()      prompt → provider call with timeouts, tools and fallback → persist the assistant message
+ *
+ * `run` reports text through `onDelta` as it arrives (awaited, so a slow client slows the provider read) and
+ * resolves with the outcome only after everything is stored, so callers write their terminal events last.
+ * Provider failures are outcomes, not exceptions: each family renders them its own way.
+ */
+import type { Bus } from '../../../src/bus/types.ts';
+import type { Config } from '../../../src/config.ts';
+import { HttpError } from '../../../src/http/errors.ts';
+import type { User } from '../../../src/http/service.ts';
+import type { Logger } from '../../../src/log.ts';
+import {
+  type ConversationRow,
+  type ConversationStore,
+  conversationNotFound,
+  isUuid,
+  type MessageRow,
+  titleFromMessage,
+} from '../conversations/service.ts';
+import { costUsd, type ModelInfo } from '../models/registry.ts';
+import type { PersonaRow, PersonaStore } from '../personas/service.ts';
+import { ProviderError, toProviderError } from '../providers/errors.ts';
+import type { ProviderSet } from '../providers/service.ts';
+import type { FinishReason, PromptMessage, ProviderRequest, ToolCall, ToolDef } from '../providers/types.ts';
+import type { ConversationLocks } from './lock.ts';
+import { buildSystemPrompt, estimateTokens, fitHistory, mergeSameRole } from './prompt.ts';
+import { fallbackTargets, type SelectionRequest, selectModel } from './selection.ts';
+import type { SessionHistory } from './session.ts';
+import type { UsageLedger } from './usage.ts';
+
+export const MESSAGE_CREATED = 'gaia.chat.message.created';
+const MAX_TOOL_ROUNDS = 3;
+const DEFAULT_MAX_TOKENS = 4096;
+
+/** Runs the KB tools of §1.7 for one caller. */
+export interface ToolRunner {
+  /** The tools to offer, or none when the KB is unreachable. */
+  offer(): Promise<ToolDef[]>;
+  run(user: User, call: ToolCall): Promise<string>;
+}
+
+export type HistoryMode =
+  /** §1.1: `id` null creates a conversation. */
+  | { kind: 'conversation'; id: string | null }
+  /** §7.2 in-memory history; `limit` keeps only the last n messages (ultrafast-redis: 10). */
+  | { kind: 'session'; limit?: number }
+  /** Stateless (`/v1`, `ultrafast`): the prompt is exactly these messages plus the caller's system text. */
+  | { kind: 'none'; messages?: PromptMessage[]; system?: string };
+
+export interface TurnRequest {
+  user: User;
+  /** The public path, recorded in the usage ledger. */
+  endpoint: string;
+  /** The current user message (for stateless requests with `messages`, the last user entry). */
+  message: string;
+  history: HistoryMode;
+  /** Request `persona_id` (absent, `default` → the caller's active persona). */
+  personaId?: string | null;
+  /** False on `/v1` unless `persona_id` was sent. */
+  usePersona: boolean;
+  selection: Omit<SelectionRequest, 'personaPreferred'>;
+  /** An already resolved model (`/v1`, where the model is named and validated by the route). */
+  fixedModel?: ModelInfo;
+  temperature?: number;
+  topP?: number;
+  stop?: string[];
+  maxTokens?: number;
+  extra?: Record<string, unknown>;
+  enableFallback: boolean;
+  directives: boolean;
+  /** Scenario block appended after the persona prompt (§7 scenario variants). */
+  scenario?: string;
+  tools: boolean;
+  maxResponseTimeMs?: number;
+}
+
+export interface PreparedTurn {
+  req: TurnRequest;
+  requestId: string;
+  startedAt: number;
+  persona: PersonaRow | null;
+  model: ModelInfo;
+  reasoning: string;
+  warnings: string[];
+  conversation: ConversationRow | null;
+  userMessage: MessageRow | null;
+  release: () => void;
+}
+
+export type TurnStatus = 'complete' | 'partial' | 'failed';
+export type TurnFinish = 'stop' | 'length' | 'client_disconnected' | 'provider_error' | 'provider_timeout';
+
+export interface TurnResult {
+  text: string;
+  status: TurnStatus;
+  finishReason: TurnFinish;
+  /** The model that answered (or was last tried). */
+  model: ModelInfo;
+  usage: { input: number; output: number; estimated: boolean };
+  costUsd: number;
+  fallbackUsed: boolean;
+  reasoning: string;
+  messageId: string | null;
+  llmMs: number;
+  totalMs: number;
+  toolsUsed: string[];
+  /** Set when the turn failed or ended early because of the provider. */
+  error?: ProviderError;
+  /** True when nothing reached the client before the failure (families then answer with a plain error). */
+  failedBeforeContent: boolean;
+}
+
+export interface EngineDeps {
+  config: Config;
+  log: Logger;
+  bus: Bus;
+  conversations: ConversationStore;
+  personas: PersonaStore;
+  providers: ProviderSet;
+  locks: ConversationLocks;
+  sessions: SessionHistory;
+  usage: UsageLedger;
+  tools?: ToolRunner;
+}
+
+interface AttemptOutcome {
+  text: string;
+  finish: FinishReason | null;
+  input?: number;
+  output?: number;
+  error?: ProviderError;
+  clientGone: boolean;
+  emitted: boolean;
+  toolsUsed: string[];
+  ms: number;
+  promptChars: number;
+}
+
+/** Races each `next()` against an abort, so a provider that ignores its signal still stops within 1 s. */
+async function* guarded<T>(source: AsyncIterable<T>, signal: AbortSignal): AsyncGenerator<T> {
+  const it = source[Symbol.asyncIterator]();
+  let onAbort: (() => void) | undefined;
+  const aborted = new Promise<never>((_, reject) => {
+    onAbort = () => reject(signal.reason ?? new Error('aborted'));
+    if (signal.aborted) onAbort();
+    else signal.addEventListener('abort', onAbort, { once: true });
+  });
+  aborted.catch(() => {});
+  try {
+    while (true) {
+      const r = await Promise.race([it.next(), aborted]);
+      if (r.done) return;
+      yield r.value;
+    }
+  } finally {
+    if (onAbort) signal.removeEventListener('abort', onAbort);
+    void Promise.resolve(it.return?.()).catch(() => {});
+  }
+}
+
+export class ChatEngine {
+  constructor(private readonly d: EngineDeps) {}
+
+  /** Steps 1–5 of §1.1. Everything thrown here is an ordinary JSON error and nothing was stored. */
+  async prepare(req: TurnRequest): Promise<PreparedTurn> {
+    const { config, locks } = this.d;
+    const startedAt = performance.now();
+
+    // Requests to one conversation are serialized in arrival order: the place in the queue is taken now,
+    // synchronously, and waited for only after the checks below (a 409 still comes before any stream).
+    const target = req.history.kind === 'conversation' ? req.history.id : null;
+    const queued =
+      target && isUuid(target)
+        ? locks.acquire(target.toLowerCase(), config.chat.conversationLockTimeoutMs)
+        : null;
+    const dropQueue = () => {
+      queued?.then((r) => r()).catch(() => {});
+    };
+    try {
+      return await this.prepareQueued(req, startedAt, queued);
+    } catch (err) {
+      dropQueue();
+      throw err;
+    }
+  }
+
+  private async prepareQueued(
+    req: TurnRequest,
+    startedAt: number,
+    queued: Promise<() => void> | null,
+  ): Promise<PreparedTurn> {
+    const { config, conversations, personas, providers } = this.d;
+    const user = req.user;
+
+    // Step 2: conversation (before anything is written, so a bad id stores nothing).
+    let conversation: ConversationRow | null = null;
+    if (req.history.kind === 'conversation' && req.history.id !== null) {
+      conversation = await conversations.findOwned(user.id, req.history.id);
+      if (!conversation) throw conversationNotFound(req.history.id);
+    }
+
+    // Step 3: persona.
+    const persona = req.usePersona ? await personas.forChat(user.id, req.personaId) : null;
+
+    // Step 4: model.
+    let model: ModelInfo;
+    let reasoning: string;
+    let warnings: string[] = [];
+    if (req.fixedModel) {
+      model = req.fixedModel;
+      reasoning = `Explicit model selection: ${model.id}`;
+    } else {
+      const sel = await selectModel(config.chat, providers.registry, {
+        ...req.selection,
+        personaPreferred: persona?.preferredModel ?? null,
+      });
+      model = sel.model;
+      reasoning = sel.reasoning;
+      warnings = sel.warnings;
+    }
+
+    const maxTokens = Math.min(req.maxTokens ?? DEFAULT_MAX_TOKENS, model.maxTokens);
+    if (estimateTokens(req.message) + maxTokens > model.contextWindow)
+      throw new HttpError(422, `Message too long for model ${model.id}`, {
+        errors: [{ path: 'message', message: 'Too long for the model context' }],
+      });
+
+    let release = () => {};
+    if (queued) release = await queued;
+
+    try {
+      // Step 5: persist first.
+      let userMessage: MessageRow | null = null;
+      if (req.history.kind === 'conversation') {
+        if (!conversation) {
+          // Titled from its first message but left unlocked: only an explicit title is locked (§4.4).
+          conversation = await conversations.create(user.id, titleFromMessage(req.message), {
+            locked: false,
+          });
+        } else {
+          // The lock was acquired after the ownership check; a delete in between rejects the request.
+          const still = await conversations.findOwned(user.id, conversation.id);
+          if (!still) throw conversationNotFound(conversation.id);
+          conversation = still;
+          await conversations.titleFromFirstMessage(conversation, req.message);
+        }
+        userMessage = await conversations.append({
+          conversationId: conversation.id,
+          userId: user.id,
+          role: 'user',
+          content: req.message,
+          status: 'complete',
+          finishReason: null,
+          model: null,
+          provider: null,
+          personaId: persona && persona.id !== 'default' ? persona.id : null,
+          inputTokens: null,
+          outputTokens: null,
+          tokensUsed: null,
+          costUsd: null,
+        });
+        await conversations.touch(conversation.id);
+        await this.publish(userMessage, null);
+      }
+      return {
+        req,
+        requestId: `chat-${crypto.randomUUID()}`,
+        startedAt,
+        persona,
+        model,
+        reasoning,
+        warnings,
+        conversation,
+        userMessage,
+        release,
+      };
+    } catch (err) {
+      release();
+      throw err;
+    }
+  }
+
+  private async publish(msg: MessageRow, extra: { model: string; provider: string } | null): Promise<void> {
+    try {
+      await this.d.bus.publish(MESSAGE_CREATED, {
+        conversation_id: msg.conversationId,
+        message_id: msg.id,
+        user_id: msg.userId,
+        role: msg.role,
+        status: msg.status,
+        model: extra?.model ?? msg.model,
+        provider: extra?.provider ?? msg.provider,
+        tokens_used: msg.tokensUsed,
+        timestamp: msg.createdAt.toISOString(),
+      });
+    } catch (err) {
+      // The event is an analytics hook; a bus hiccup must not fail a stored chat turn.
+      this.d.log.warn('could not publish chat message event', { error: (err as Error).message });
+    }
+  }
+
+  /** Steps 6–8. `signal` is the client connection for streams; non-streaming calls run to completion. */
+  async run(
+    turn: PreparedTurn,
+    opts: { signal?: AbortSignal; onDelta?: (text: string) => Promise<void> | void } = {},
+  ): Promise<TurnResult> {
+    try {
+      return await this.execute(turn, opts);
+    } finally {
+      turn.release();
+    }
+  }
+
+  private async buildPrompt(
+    turn: PreparedTurn,
+    tools: ToolDef[],
+  ): Promise<{ system: string; messages: PromptMessage[] }> {
+    const { req, persona, model } = turn;
+    const maxTokens = Math.min(req.maxTokens ?? DEFAULT_MAX_TOKENS, model.maxTokens);
+    const h = req.history;
+    const callerSystem = h.kind === 'none' ? h.system : undefined;
+    const system = buildSystemPrompt({
+      persona: persona ? persona.systemPrompt : null,
+      tools,
+      directives: req.directives,
+      scenario: req.scenario,
+      callerSystem,
+    });
+    const current: PromptMessage = { role: 'user', content: req.message };
+    let past: PromptMessage[] = [];
+    if (h.kind === 'conversation' && turn.conversation) {
+      const rows = await this.d.conversations.history(turn.conversation.id);
+      past = rows
+        .filter((r) => r.id !== turn.userMessage?.id)
+        .map((r) => ({ role: r.role as 'user' | 'assistant', content: r.content }));
+    } else if (h.kind === 'session') {
+      const all = this.d.sessions.get(req.user.id);
+      // The current message was pushed before the call; it is the prompt's last turn, not history.
+      past = all.slice(0, -1);
+      if (h.limit) past = past.slice(-h.limit);
+    } else if (h.kind === 'none' && h.messages) {
+      // Stateless: the caller's conversation is the prompt, exactly as sent.
+      return { system, messages: mergeSameRole(h.messages) };
+    }
+    const budget = model.contextWindow - maxTokens - estimateTokens(system) - estimateTokens(req.message);
+    return { system, messages: [...fitHistory(past, Math.max(0, budget)), current] };
+  }
+
+  private async execute(
+    turn: PreparedTurn,
+    opts: { signal?: AbortSignal; onDelta?: (text: string) => Promise<void> | void },
+  ): Promise<TurnResult> {
+    const { config, providers } = this.d;
+    const { req } = turn;
+    const chat = config.chat;
+    const totalMs = Math.min(chat.totalTimeoutMs, req.maxResponseTimeMs ?? Number.POSITIVE_INFINITY);
+    const deadline = performance.now() + totalMs;
+
+    if (req.history.kind === 'session')
+      this.d.sessions.push(req.user.id, { role: 'user', content: req.message });
+
+    const offered = req.tools && this.d.tools ? await this.d.tools.offer().catch(() => []) : [];
+    let model = turn.model;
+    const candidates = [model];
+    if (req.enableFallback) candidates.push(...(await fallbackTargets(chat, providers.registry, model)));
+    let reasoning = turn.reasoning;
+    let fallbackUsed = false;
+    let outcome: AttemptOutcome | null = null;
+    const llmStart = performance.now();
+
+    for (let i = 0; i < candidates.length; i++) {
+      model = candidates[i]!;
+      const provider = providers.get(model.provider);
+      const tools = provider.supportsTools ? offered : [];
+      const prompt = await this.buildPrompt({ ...turn, model }, tools);
+      const attempt = await this.attempt(turn, model, prompt, tools, deadline, opts);
+      outcome = attempt;
+      const ok = !attempt.error;
+      providers.record(model.provider, ok || attempt.emitted, Math.round(attempt.ms), attempt.error);
+      if (attempt.error || attempt.clientGone) {
+        // Failed attempts that will be retried are ledger rows of their own; the final one is written below.
+        const willRetry =
+          !attempt.clientGone && !attempt.emitted && attempt.error?.retryable && i + 1 < candidates.length;
+        if (willRetry) {
+          await this.d.usage.record({
+            user: req.user,
+            endpoint: req.endpoint,
+            conversationId: turn.conversation?.id ?? null,
+            messageId: null,
+            model,
+            input: attempt.input ?? Math.ceil(attempt.promptChars / 4),
+            output: attempt.output ?? 0,
+            estimated: attempt.input === undefined,
+            status: 'error',
+            latencyMs: attempt.ms,
+          });
+          const next = candidates[i + 1]!;
+          reasoning = `Fallback from ${turn.model.id} (${attempt.error!.label}): ${next.id}`;
+          fallbackUsed = true;
+          continue;
+        }
+      }
+      break;
+    }
+    return this.finish(turn, outcome!, model, reasoning, fallbackUsed, performance.now() - llmStart);
+  }
+
+  /** One provider attempt, with first-token, idle and total timeouts and up to three tool rounds. */
+  private async attempt(
+    turn: PreparedTurn,
+    model: ModelInfo,
+    prompt: { system: string; messages: PromptMessage[] },
+    tools: ToolDef[],
+    deadline: number,
+    opts: { signal?: AbortSignal; onDelta?: (text: string) => Promise<void> | void },
+  ): Promise<AttemptOutcome> {
+    const { config, providers } = this.d;
+    const chat = config.chat;
+    const { req } = turn;
+    const started = performance.now();
+    const ctl = new AbortController();
+    let timedOut = false;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const arm = (ms: number) => {
+      clearTimeout(timer);
+      const left = Math.max(0, Math.min(ms, deadline - performance.now()));
+      timer = setTimeout(() => {
+        timedOut = true;
+        ctl.abort(new Error('provider timeout'));
+      }, left);
+    };
+    const onClient = () => ctl.abort(new Error('client disconnected'));
+    if (opts.signal) {
+      if (opts.signal.aborted) onClient();
+      else opts.signal.addEventListener('abort', onClient, { once: true });
+    }
+
+    const out: AttemptOutcome = {
+      text: '',
+      finish: null,
+      clientGone: false,
+      emitted: false,
+      toolsUsed: [],
+      ms: 0,
+      promptChars: prompt.system.length + prompt.messages.reduce((n, m) => n + m.content.length, 0),
+    };
+    const messages = [...prompt.messages];
+    const provider = providers.get(model.provider);
+    try {
+      for (let round = 0; round <= MAX_TOOL_ROUNDS; round++) {
+        const calls: ToolCall[] = [];
+        let roundText = '';
+        let sawEvent = false;
+        arm(chat.firstTokenTimeoutMs);
+        const request: ProviderRequest = {
+          model: model.id,
+          system: prompt.system,
+          messages,
+          maxTokens: Math.min(req.maxTokens ?? DEFAULT_MAX_TOKENS, model.maxTokens),
+          temperature: req.temperature,
+          topP: req.topP,
+          stop: req.stop,
+          tools: round < MAX_TOOL_ROUNDS && tools.length ? tools : undefined,
+          personaName: turn.persona?.name ?? 'Mu',
+          extra: req.extra,
+        };
+        for await (const ev of guarded(provider.stream(request, ctl.signal), ctl.signal)) {
+          if (ev.type === 'text') {
+            if (!sawEvent) sawEvent = true;
+            arm(chat.idleTimeoutMs);
+            if (ev.text === '') continue;
+            roundText += ev.text;
+            out.text += ev.text;
+            // Only text a client has seen rules out fallback; a non-streaming answer can still switch.
+            if (opts.onDelta) {
+              out.emitted = true;
+              await opts.onDelta(ev.text);
+            }
+          } else if (ev.type === 'usage') {
+            if (ev.input !== undefined) out.input = (out.input ?? 0) + ev.input;
+            if (ev.output !== undefined) out.output = (out.output ?? 0) + ev.output;
+            if (sawEvent) arm(chat.idleTimeoutMs);
+          } else if (ev.type === 'tool_call') calls.push(ev.call);
+          else if (ev.type === 'finish') out.finish = ev.reason;
+        }
+        if (calls.length === 0 || !this.d.tools || round === MAX_TOOL_ROUNDS) break;
+        // Tool round: results go back as native tool results, then the model continues.
+        messages.push({ role: 'assistant', content: roundText, toolCalls: calls });
+        for (const call of calls) {
+          arm(chat.idleTimeoutMs);
+          const result = await this.d.tools
+            .run(req.user, call)
+            .catch((err) => JSON.stringify({ error: (err as Error).message }));
+          if (!out.toolsUsed.includes(call.name)) out.toolsUsed.push(call.name);
+          messages.push({ role: 'tool', toolCallId: call.id, name: call.name, content: result });
+        }
+        out.finish = null;
+      }
+    } catch (err) {
+      if (opts.signal?.aborted) out.clientGone = true;
+      else out.error = toProviderError(err, { timedOut });
+      if (out.error?.kind === 'aborted') out.error = new ProviderError('connection', 'provider unreachable');
+    } finally {
+      clearTimeout(timer);
+      opts.signal?.removeEventListener('abort', onClient);
+      out.ms = performance.now() - started;
+    }
+    return out;
+  }
+
+  private async finish(
+    turn: PreparedTurn,
+    o: AttemptOutcome,
+    model: ModelInfo,
+    reasoning: string,
+    fallbackUsed: boolean,
+    llmMs: number,
+  ): Promise<TurnResult> {
+    const { conversations } = this.d;
+    const { req } = turn;
+    let status: TurnStatus;
+    let finishReason: TurnFinish;
+    if (o.clientGone) {
+      status = o.text ? 'partial' : 'failed';
+      finishReason = 'client_disconnected';
+    } else if (o.error) {
+      status = o.emitted ? 'partial' : 'failed';
+      finishReason = o.error.type;
+    } else {
+      status = 'complete';
+      finishReason = o.finish === 'length' ? 'length' : 'stop';
+    }
+
+    // Provider counts when reported (streams included); otherwise ⌈characters / 4⌉, flagged (§6.5).
+    const estimated = o.input === undefined || o.output === undefined;
+    const input = o.input ?? Math.ceil(o.promptChars / 4);
+    const output = o.output ?? estimateTokens(o.text);
+    const cost = costUsd(model, input, output);
+
+    let messageId: string | null = null;
+    // A failure before any text stores no assistant message (§8 #13); an empty complete answer is stored (#19).
+    if (turn.conversation && status !== 'failed') {
+      const msg = await conversations.append({
+        conversationId: turn.conversation.id,
+        userId: req.user.id,
+        role: 'assistant',
+        content: o.text,
+        status: status === 'complete' ? 'complete' : 'partial',
+        finishReason,
+        model: model.id,
+        provider: model.provider,
+        personaId: turn.persona && turn.persona.id !== 'default' ? turn.persona.id : null,
+        inputTokens: input,
+        outputTokens: output,
+        tokensUsed: input + output,
+        costUsd: cost,
+      });
+      messageId = msg.id;
+      await conversations.touch(turn.conversation.id, o.text);
+      await this.publish(msg, null);
+    }
+    if (req.history.kind === 'session' && status === 'complete')
+      this.d.sessions.push(req.user.id, { role: 'assistant', content: o.text });
+
+    await this.d.usage.record({
+      user: req.user,
+      endpoint: req.endpoint,
+      conversationId: turn.conversation?.id ?? null,
+      messageId,
+      model,
+      input,
+      output,
+      estimated,
+      status: o.clientGone ? 'aborted' : o.error ? 'error' : 'ok',
+      latencyMs: o.ms,
+    });
+
+    return {
+      text: o.text,
+      status,
+      finishReason,
+      model,
+      usage: { input, output, estimated },
+      costUsd: cost,
+      fallbackUsed,
+      reasoning,
+      messageId,
+      llmMs: Math.round(llmMs),
+      totalMs: Math.round(performance.now() - turn.startedAt),
+      toolsUsed: o.toolsUsed,
+      error: o.error,
+      failedBeforeContent: !o.emitted && (!!o.error || o.clientGone),
+    };
+  }
+}

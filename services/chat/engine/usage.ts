@@ -1,0 +1,63 @@
+/**
+ * The `llm_usage` ledger (spec/chat.md §6.5): one row per provider attempt, stateless `/v1` calls, failures
+ * and aborted streams included. A ledger write failure is logged, never surfaced: the chat itself succeeded.
+ */
+import { and, eq, isNotNull, sql } from 'drizzle-orm';
+import type { Db } from '../../../db/index.ts';
+import type { User } from '../../../src/http/service.ts';
+import type { Logger } from '../../../src/log.ts';
+import { costUsd, type ModelInfo } from '../models/registry.ts';
+
+export interface UsageEntry {
+  user: User;
+  endpoint: string;
+  conversationId: string | null;
+  messageId: string | null;
+  model: ModelInfo;
+  input: number;
+  output: number;
+  estimated: boolean;
+  status: 'ok' | 'error' | 'aborted';
+  latencyMs: number;
+}
+
+export class UsageLedger {
+  constructor(
+    private readonly db: Db,
+    private readonly log: Logger,
+  ) {}
+
+  async record(e: UsageEntry): Promise<void> {
+    try {
+      await this.db.orm.insert(this.db.t.llmUsage).values({
+        id: crypto.randomUUID(),
+        userId: e.user.id,
+        conversationId: e.conversationId,
+        messageId: e.messageId,
+        endpoint: e.endpoint,
+        provider: e.model.provider,
+        model: e.model.id,
+        inputTokens: e.input,
+        outputTokens: e.output,
+        costUsd: costUsd(e.model, e.input, e.output),
+        estimated: e.estimated,
+        status: e.status,
+        latencyMs: Math.round(e.latencyMs),
+        createdAt: new Date(),
+      });
+    } catch (err) {
+      this.log.warn('could not record llm usage', { error: (err as Error).message });
+    }
+  }
+
+  /** Mean latency of successful calls to a model, or null without data (`avg_response_time_ms`). */
+  async averageLatency(modelId: string): Promise<number | null> {
+    const u = this.db.t.llmUsage;
+    const rows = await this.db.orm
+      .select({ avg: sql<number | string | null>`avg(${u.latencyMs})` })
+      .from(u)
+      .where(and(eq(u.model, modelId), eq(u.status, 'ok'), isNotNull(u.latencyMs)));
+    const v = rows[0]?.avg;
+    return v === null || v === undefined ? null : Math.round(Number(v));
+  }
+}

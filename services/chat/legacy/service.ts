@@ -1,0 +1,97 @@
+/**
+ * The multi-provider family (`/api/v0.2/chat`) and the legacy v1 variants (spec/chat.md §1.4, §1.5, §7):
+ * every old path runs on the same engine; only the request mapping and the response shape differ.
+ */
+import type { Config } from '../../../src/config.ts';
+import type { User } from '../../../src/http/service.ts';
+import { validate } from '../../../src/http/validate.ts';
+import type { HistoryMode, PreparedTurn, TurnRequest, TurnResult } from '../engine/pipeline.ts';
+import { usageBoth } from '../streaming/service.ts';
+import { ChatRequestBody, cleanMessage, conversationRef, requireObject } from '../unified/model.ts';
+
+export type ChatRequest = ReturnType<typeof parseChatRequest>;
+
+export function parseChatRequest(config: Config, raw: unknown) {
+  const body = validate(ChatRequestBody, requireObject(raw));
+  return { ...body, message: cleanMessage(body.message, config.chat.maxMessageChars) };
+}
+
+export function turnFromChatRequest(
+  config: Config,
+  user: User,
+  endpoint: string,
+  req: ChatRequest,
+  over: Partial<TurnRequest> & { history?: HistoryMode } = {},
+): TurnRequest {
+  const conv = conversationRef(req.conversation_id);
+  return {
+    user,
+    endpoint,
+    message: req.message,
+    // With a conversation id the §1.1 rules apply; otherwise the in-memory session (§7.2).
+    history:
+      req.conversation_id !== undefined && req.conversation_id !== null
+        ? { kind: 'conversation', id: conv }
+        : { kind: 'session' },
+    personaId: req.persona_id,
+    usePersona: true,
+    selection: {
+      model: req.model,
+      provider: req.provider,
+      strictness: 'error',
+      forceProvider: req.force_provider,
+      autoSelect: req.auto_select_model,
+      priority: req.priority,
+      requiredCapabilities: req.required_capabilities,
+    },
+    temperature: req.temperature ?? undefined,
+    maxTokens: req.max_tokens ?? undefined,
+    enableFallback: req.enable_fallback ?? config.chat.enableFallback,
+    directives: false,
+    tools: false,
+    maxResponseTimeMs: req.max_response_time_ms ?? undefined,
+    ...over,
+  };
+}
+
+/** `ChatResponse` of §1.4. */
+export function chatResponseJson(_turn: PreparedTurn, r: TurnResult) {
+  return {
+    response: r.text,
+    provider: r.model.provider,
+    model: r.model.id,
+    usage: usageBoth(r),
+    response_time_ms: r.totalMs,
+    reasoning: r.reasoning,
+    fallback_used: r.fallbackUsed,
+    cost_usd: r.costUsd,
+  };
+}
+
+/** Shape A of §7.1: an OpenAI completion with real token counts. */
+export function shapeA(turn: PreparedTurn, r: TurnResult) {
+  return {
+    id: turn.requestId,
+    object: 'chat.completion',
+    created: Math.floor(Date.now() / 1000),
+    model: r.model.id,
+    choices: [{ index: 0, message: { role: 'assistant', content: r.text }, finish_reason: r.finishReason }],
+    usage: {
+      prompt_tokens: r.usage.input,
+      completion_tokens: r.usage.output,
+      total_tokens: r.usage.input + r.usage.output,
+    },
+  };
+}
+
+/** Scenario blocks of the former multi-agent paths, now one model call each (§7.1). */
+export const SCENARIOS: Record<string, string> = {
+  gamemaster:
+    'Scenario: you are the game master of a lively fantasy tavern. Voice the NPCs the player meets (the innkeeper, travellers, a bard), each with a distinct manner, and narrate what happens around them. Keep the scene moving and end with something the player can react to.',
+  worldbuilding:
+    'Scenario: you are a panel of world-building specialists (a geographer, a historian and a cultural anthropologist). Answer the request by building on each other, labelling each specialist, and finish with a short combined summary.',
+  storytelling:
+    'Scenario: several narrators tell this story together, each with a different voice (a bard, a chronicler and a trickster). Let them take turns, labelled, and keep the story coherent.',
+  problemsolving:
+    'Scenario: an expert panel solves this problem (an analyst, an engineer and a pragmatist). Each gives a short, labelled view, then agree on a clear recommendation.',
+};

@@ -1,0 +1,129 @@
+/**
+ * The `openai` provider through the official SDK: OpenAI itself, or any OpenAI-compatible server (Ollama,
+ * vLLM, llama.cpp, LM Studio) named by OPENAI_BASE_URL. The SDK's own retries are off: fallback between
+ * providers is the engine's decision (§6.4), and a retry would hide the first failure from it.
+ */
+import OpenAI from 'openai';
+import type { Config } from '../../../src/config.ts';
+import { toProviderError } from './errors.ts';
+import type {
+  FinishReason,
+  PromptMessage,
+  Provider,
+  ProviderEvent,
+  ProviderRequest,
+  ToolCall,
+} from './types.ts';
+
+function toOpenAIMessages(
+  system: string,
+  messages: PromptMessage[],
+): OpenAI.Chat.ChatCompletionMessageParam[] {
+  const out: OpenAI.Chat.ChatCompletionMessageParam[] = [];
+  if (system) out.push({ role: 'system', content: system });
+  for (const m of messages) {
+    if (m.role === 'user') out.push({ role: 'user', content: m.content });
+    else if (m.role === 'assistant') {
+      if (m.toolCalls?.length)
+        out.push({
+          role: 'assistant',
+          content: m.content || null,
+          tool_calls: m.toolCalls.map((c) => ({
+            id: c.id,
+            type: 'function' as const,
+            function: { name: c.name, arguments: c.arguments },
+          })),
+        });
+      else out.push({ role: 'assistant', content: m.content });
+    } else out.push({ role: 'tool', tool_call_id: m.toolCallId, content: m.content });
+  }
+  return out;
+}
+
+function finishOf(reason: string | null | undefined): FinishReason {
+  if (reason === 'length') return 'length';
+  if (reason === 'tool_calls' || reason === 'function_call') return 'tool_calls';
+  return 'stop';
+}
+
+export function createOpenAIProvider(
+  chat: Config['chat'],
+): Provider & { listModels(signal: AbortSignal): Promise<string[]> } {
+  const client = new OpenAI({
+    // OpenAI-compatible servers often need no key, but the SDK insists on one; they ignore what it sends.
+    apiKey: chat.openaiApiKey ?? 'unused',
+    baseURL: chat.openaiBaseUrl,
+    maxRetries: 0,
+    // The engine enforces first-token, idle and total timeouts itself; this is only a backstop.
+    timeout: chat.totalTimeoutMs + 5000,
+  });
+
+  async function listModels(signal: AbortSignal): Promise<string[]> {
+    const ids: string[] = [];
+    for await (const m of client.models.list({ signal })) ids.push(m.id);
+    return ids;
+  }
+
+  return {
+    id: 'openai',
+    supportsTools: true,
+    listModels,
+    async check(signal) {
+      try {
+        await client.models.list({ signal });
+      } catch (err) {
+        throw toProviderError(err);
+      }
+    },
+    async *stream(req: ProviderRequest, signal: AbortSignal): AsyncIterable<ProviderEvent> {
+      const params: OpenAI.Chat.ChatCompletionCreateParamsStreaming = {
+        ...(req.extra as object),
+        model: req.model,
+        messages: toOpenAIMessages(req.system, req.messages),
+        stream: true,
+        stream_options: { include_usage: true },
+        max_tokens: req.maxTokens,
+      };
+      if (req.temperature !== undefined) params.temperature = req.temperature;
+      if (req.topP !== undefined) params.top_p = req.topP;
+      if (req.stop?.length) params.stop = req.stop;
+      if (req.tools?.length)
+        params.tools = req.tools.map((t) => ({
+          type: 'function' as const,
+          function: { name: t.name, description: t.description, parameters: t.parameters },
+        }));
+
+      let stream: AsyncIterable<OpenAI.Chat.ChatCompletionChunk>;
+      try {
+        stream = await client.chat.completions.create(params, { signal });
+      } catch (err) {
+        throw toProviderError(err);
+      }
+      const calls = new Map<number, ToolCall>();
+      let finish: FinishReason | null = null;
+      try {
+        for await (const chunk of stream) {
+          if (chunk.usage)
+            yield { type: 'usage', input: chunk.usage.prompt_tokens, output: chunk.usage.completion_tokens };
+          const choice = chunk.choices?.[0];
+          if (!choice) continue;
+          const delta = choice.delta;
+          if (delta?.content) yield { type: 'text', text: delta.content };
+          for (const tc of delta?.tool_calls ?? []) {
+            const cur = calls.get(tc.index) ?? { id: '', name: '', arguments: '' };
+            if (tc.id) cur.id = tc.id;
+            if (tc.function?.name) cur.name += tc.function.name;
+            if (tc.function?.arguments) cur.arguments += tc.function.arguments;
+            calls.set(tc.index, cur);
+          }
+          if (choice.finish_reason) finish = finishOf(choice.finish_reason);
+        }
+      } catch (err) {
+        throw toProviderError(err);
+      }
+      for (const call of [...calls.entries()].sort((a, b) => a[0] - b[0]).map(([, c]) => c))
+        yield { type: 'tool_call', call };
+      yield { type: 'finish', reason: finish ?? (calls.size ? 'tool_calls' : 'stop') };
+    },
+  };
+}
