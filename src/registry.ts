@@ -2,10 +2,12 @@
  * The services this build can mount in-process. The launcher is the one place that knows them all;
  * services themselves never import each other.
  */
+import { createAuthService } from '../services/auth/app.ts';
 import { chatService } from '../services/chat/app.ts';
 import type { ServiceName } from './config.ts';
 import type { ServiceFactory } from './platform.ts';
 
 export const SERVICE_FACTORIES: Partial<Record<ServiceName, ServiceFactory>> = {
+  auth: createAuthService,
   chat: chatService,
 };

@@ -39,6 +39,7 @@ export interface GatewayDeps {
 
 /** Per-request state threaded through the wrapper. */
 interface Ctx {
+  url: URL;
   rid: string;
   start: number;
   ip: string;
@@ -155,8 +156,10 @@ export function createGateway(deps: GatewayDeps): Gateway {
   };
 
   const newCtx = (request: Request, server: any): Ctx => {
-    const path = new URL(request.url).pathname;
+    const url = new URL(request.url);
+    const path = url.pathname;
     return {
+      url,
       rid: requestIdFrom(request.headers),
       start: performance.now(),
       ip: clientIp(request, server),
@@ -194,7 +197,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
     log.info('request', {
       rid: ctx.rid,
       method: request.method,
-      path: new URL(request.url).pathname,
+      path: ctx.url.pathname,
       status: res.status,
       duration_ms: Number(total.toFixed(3)),
       identity: ctx.principal?.userId ?? null,
@@ -230,7 +233,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
       }
       const publicRoute = route.auth === '-' || route.auth === 'S';
       // Once an address has spent its failure budget, unknown credentials are refused without a lookup.
-      if (hasCred && !publicRoute && !auth.isCachedKey(creds.apiKey)) {
+      if (hasCred && !publicRoute && !auth.isCachedKey(creds)) {
         const f = await failures.check(`ip:${ctx.ip}`);
         if (!f.allowed)
           throw rateLimited(
@@ -381,7 +384,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
 
     try {
       if (!client) throw unavailable(route.owner);
-      const url = new URL(request.url);
+      const url = ctx.url;
       const target = (route.target ?? url.pathname) + url.search;
       const headers = forwardRequestHeaders(request.headers, {
         webhook: route.webhook,
@@ -447,10 +450,12 @@ export function createGateway(deps: GatewayDeps): Gateway {
         }
         return new Response(text, { status: upstream.status, headers: outHeaders });
       }
-      return new Response(request.method === 'HEAD' ? null : upstream.body, {
-        status: upstream.status,
-        headers: outHeaders,
-      });
+      // In-process answers are already in memory: relaying them as bytes (not a stream) keeps
+      // Content-Length and costs far less. Large or unknown-length bodies (files) stay streamed.
+      const length = Number(upstream.headers.get('content-length') ?? Number.NaN);
+      const small = client.mode === 'in-process' && (type.includes('json') || length <= 1_048_576);
+      const payload = request.method === 'HEAD' ? null : small ? await upstream.arrayBuffer() : upstream.body;
+      return new Response(payload, { status: upstream.status, headers: outHeaders });
     } finally {
       releaseSlot();
     }

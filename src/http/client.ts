@@ -74,10 +74,28 @@ function buildRequest(base: string, path: string, init: CallOptions, token?: str
   return new Request(base + path, { ...rest, headers });
 }
 
+/** In-process: the handler runs in this process, so only the header deadline needs enforcing. */
+async function inProcessDeadline(name: string, timeoutMs: number, run: Promise<Response>): Promise<Response> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    return await Promise.race([
+      run,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(unavailable(name)), timeoutMs);
+      }),
+    ]);
+  } catch (err) {
+    if (err instanceof HttpError) throw err;
+    throw unavailable(name);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 export function inProcessClient(opts: ClientOptions, handler: Handler): ServiceClient {
   const timeout = opts.defaultTimeoutMs ?? 30_000;
   const send = (request: Request, timeoutMs: number) =>
-    withDeadline(opts.name, timeoutMs, async () => handler(request), request.signal);
+    inProcessDeadline(opts.name, timeoutMs, Promise.resolve(handler(request)));
   return {
     name: opts.name,
     mode: 'in-process',

@@ -1,8 +1,13 @@
 /**
  * The signed identity the gateway passes to services (spec/gateway.md §5): a 60 s HS256 JWT in
  * `X-Gaia-Identity`. Services trust nothing else about the caller.
+ *
+ * This token is minted and checked on every forwarded request, so it is done synchronously with Bun's
+ * native HMAC rather than through WebCrypto (jose): measured at ~20 µs per sign or verify with jose
+ * against ~2 µs here, which was a third of the gateway's added latency. It is a standard HS256 JWT
+ * (any JWT library verifies it); user-facing tokens still go through jose (src/security/jwt.ts).
  */
-import { jwtVerify, SignJWT } from 'jose';
+import { timingSafeEqual } from 'node:crypto';
 
 export type AuthType = 'jwt' | 'api_key' | 'anonymous';
 
@@ -31,23 +36,22 @@ export const IDENTITY_ISSUERS = [
 ];
 const AUDIENCE = 'gaia-services';
 
-const keys = new Map<string, Uint8Array>();
-function keyFor(secret: string): Uint8Array {
-  let k = keys.get(secret);
-  if (!k) {
-    k = new TextEncoder().encode(secret);
-    if (keys.size > 16) keys.clear();
-    keys.set(secret, k);
-  }
-  return k;
-}
-
 export function anonymousIdentity(rid: string, ip: string): Identity {
   return { auth_type: 'anonymous', admin: false, rid, ip };
 }
 
-export async function signIdentity(secret: string, id: Identity, issuer = 'gaia-gateway'): Promise<string> {
+const HEADER = Buffer.from('{"alg":"HS256","typ":"JWT"}').toString('base64url');
+
+function hmac(secret: string, data: string): Buffer {
+  return new Bun.CryptoHasher('sha256', secret).update(data).digest() as Buffer;
+}
+
+function claimsOf(id: Identity, issuer: string, now: number): Record<string, unknown> {
   const claims: Record<string, unknown> = {
+    iss: issuer,
+    aud: AUDIENCE,
+    iat: now,
+    exp: now + 60,
     auth_type: id.auth_type,
     admin: id.admin,
     rid: id.rid,
@@ -60,41 +64,60 @@ export async function signIdentity(secret: string, id: Identity, issuer = 'gaia-
     claims.session_id = id.session_id ?? null;
     claims.key_id = id.key_id ?? null;
   }
-  return new SignJWT(claims)
-    .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
-    .setIssuer(issuer)
-    .setAudience(AUDIENCE)
-    .setIssuedAt()
-    .setExpirationTime('60s')
-    .sign(keyFor(secret));
+  return claims;
 }
 
-export async function verifyIdentity(secret: string, token: string | null): Promise<Identity | null> {
+export function signIdentitySync(secret: string, id: Identity, issuer = 'gaia-gateway'): string {
+  const payload = Buffer.from(JSON.stringify(claimsOf(id, issuer, Math.floor(Date.now() / 1000)))).toString(
+    'base64url',
+  );
+  const input = `${HEADER}.${payload}`;
+  return `${input}.${hmac(secret, input).toString('base64url')}`;
+}
+
+export async function signIdentity(secret: string, id: Identity, issuer = 'gaia-gateway'): Promise<string> {
+  return signIdentitySync(secret, id, issuer);
+}
+
+const LEEWAY_S = 5;
+
+export function verifyIdentitySync(secret: string, token: string | null): Identity | null {
   if (!token || token.length > 8192) return null;
+  const first = token.indexOf('.');
+  const second = token.indexOf('.', first + 1);
+  if (first < 0 || second < 0 || token.indexOf('.', second + 1) >= 0) return null;
+  // Only our own header is accepted: no algorithm negotiation, no `none`.
+  if (token.slice(0, first) !== HEADER) return null;
+  const given = Buffer.from(token.slice(second + 1), 'base64url');
+  const expected = hmac(secret, token.slice(0, second));
+  if (given.length !== expected.length || !timingSafeEqual(given, expected)) return null;
+  let payload: Record<string, unknown>;
   try {
-    const { payload } = await jwtVerify(token, keyFor(secret), {
-      algorithms: ['HS256'],
-      audience: AUDIENCE,
-      issuer: IDENTITY_ISSUERS,
-      clockTolerance: 5,
-      requiredClaims: ['exp', 'iat'],
-    });
-    const authType = payload.auth_type;
-    if (authType !== 'jwt' && authType !== 'api_key' && authType !== 'anonymous') return null;
-    if (authType !== 'anonymous' && (typeof payload.sub !== 'string' || payload.sub === '')) return null;
-    const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
-    return {
-      auth_type: authType,
-      sub: authType === 'anonymous' ? undefined : str(payload.sub),
-      email: str(payload.email),
-      name: str(payload.name),
-      admin: payload.admin === true,
-      session_id: str(payload.session_id) ?? null,
-      key_id: str(payload.key_id) ?? null,
-      rid: str(payload.rid) ?? '',
-      ip: str(payload.ip) ?? '',
-    };
+    payload = JSON.parse(Buffer.from(token.slice(first + 1, second), 'base64url').toString('utf8'));
   } catch {
     return null;
   }
+  const now = Date.now() / 1000;
+  if (payload.aud !== AUDIENCE || !IDENTITY_ISSUERS.includes(payload.iss as string)) return null;
+  if (typeof payload.exp !== 'number' || payload.exp + LEEWAY_S < now) return null;
+  if (typeof payload.iat !== 'number' || payload.iat - LEEWAY_S > now) return null;
+  const authType = payload.auth_type;
+  if (authType !== 'jwt' && authType !== 'api_key' && authType !== 'anonymous') return null;
+  if (authType !== 'anonymous' && (typeof payload.sub !== 'string' || payload.sub === '')) return null;
+  const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
+  return {
+    auth_type: authType,
+    sub: authType === 'anonymous' ? undefined : str(payload.sub),
+    email: str(payload.email),
+    name: str(payload.name),
+    admin: payload.admin === true,
+    session_id: str(payload.session_id) ?? null,
+    key_id: str(payload.key_id) ?? null,
+    rid: str(payload.rid) ?? '',
+    ip: str(payload.ip) ?? '',
+  };
+}
+
+export async function verifyIdentity(secret: string, token: string | null): Promise<Identity | null> {
+  return verifyIdentitySync(secret, token);
 }

@@ -34,6 +34,14 @@ export interface Credentials {
   apiKey?: string;
   /** A credential header was present but unusable (duplicated, oversized): an invalid key. */
   invalidKey?: boolean;
+  /** SHA-256 of `apiKey`, computed once per request. */
+  keyHash?: string;
+}
+
+function keyHashOf(creds: Credentials): string | undefined {
+  if (!creds.apiKey) return undefined;
+  creds.keyHash ??= hashApiKey(creds.apiKey);
+  return creds.keyHash;
 }
 
 export type AuthOutcome =
@@ -181,8 +189,9 @@ export class GatewayAuth {
   }
 
   /** Whether a key with this hash is in the verified cache (the failure limit lets those through). */
-  isCachedKey(apiKey: string | undefined): boolean {
-    return !!apiKey && this.keys.has(hashApiKey(apiKey));
+  isCachedKey(creds: Credentials): boolean {
+    const hash = keyHashOf(creds);
+    return !!hash && this.keys.has(hash);
   }
 
   async authenticate(creds: Credentials): Promise<AuthOutcome> {
@@ -194,7 +203,7 @@ export class GatewayAuth {
     }
     if (creds.invalidKey) return { kind: 'bad_key' };
     if (creds.apiKey) {
-      const p = await this.verifyKey(creds.apiKey);
+      const p = await this.verifyKey(creds.apiKey, keyHashOf(creds));
       return p ? { kind: 'ok', principal: p } : { kind: 'bad_key' };
     }
     return jwtRejected ? { kind: 'bad_jwt' } : { kind: 'none' };
@@ -222,9 +231,9 @@ export class GatewayAuth {
     };
   }
 
-  async verifyKey(apiKey: string): Promise<Principal | null> {
+  async verifyKey(apiKey: string, precomputedHash?: string): Promise<Principal | null> {
     if (!isPlausibleApiKey(apiKey)) return null;
-    const hash = hashApiKey(apiKey);
+    const hash = precomputedHash ?? hashApiKey(apiKey);
     if (hash === DEV_API_KEY_HASH && this.config.isProduction && !this.config.seedDev) return null;
     const now = Date.now();
     let entry = this.keys.get(hash);
