@@ -9,7 +9,7 @@ import type { Bus } from '../../src/bus/types.ts';
 import { type Config, describeRateLimit, type ServiceName } from '../../src/config.ts';
 import { isMultipart, parseJsonBytes, unsupportedMedia } from '../../src/http/body.ts';
 import { type ServiceClients, unavailable } from '../../src/http/client.ts';
-import { HttpError, jsonResponse } from '../../src/http/errors.ts';
+import { HttpError, isOpenAiPath, jsonResponse, withOpenAiEnvelope } from '../../src/http/errors.ts';
 import { IDENTITY_HEADER, type Identity, signIdentity } from '../../src/http/identity.ts';
 import { validate } from '../../src/http/validate.ts';
 import type { Logger } from '../../src/log.ts';
@@ -57,17 +57,6 @@ const BAD_KEY = 'Could not validate credentials';
 const EXPOSE =
   'X-Request-Id, X-Response-Time, Server-Timing, X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset, Retry-After, Mcp-Session-Id, X-Total-Count';
 const ALLOW_METHODS = 'DELETE, GET, HEAD, OPTIONS, PATCH, POST, PUT';
-
-/** `type`/`code` of gateway-made errors on `/v1/*` (gateway.md §3.8). */
-function openAiError(status: number): { type: string; code: string } {
-  if (status === 401) return { type: 'authentication_error', code: 'invalid_api_key' };
-  if (status === 403) return { type: 'permission_error', code: 'forbidden' };
-  if (status === 404 || status === 405) return { type: 'invalid_request_error', code: 'not_found' };
-  if (status === 413) return { type: 'invalid_request_error', code: 'request_too_large' };
-  if (status === 429) return { type: 'rate_limit_error', code: 'rate_limit_exceeded' };
-  if (status >= 500) return { type: 'api_error', code: 'service_unavailable' };
-  return { type: 'invalid_request_error', code: 'invalid_value' };
-}
 
 export const BANNER = {
   message: 'LLM Platform API is running',
@@ -166,7 +155,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
       origin: request.headers.get('origin'),
       authMs: 0,
       upstreamMs: 0,
-      openAiErrors: path === '/v1' || path.startsWith('/v1/'),
+      openAiErrors: isOpenAiPath(path),
     };
   };
 
@@ -205,17 +194,8 @@ export function createGateway(deps: GatewayDeps): Gateway {
     return res;
   };
 
-  const errorOut = (ctx: Ctx, err: HttpError): Response => {
-    if (ctx.openAiErrors && !('error' in err.body)) {
-      const { type, code } = openAiError(err.status);
-      return jsonResponse(
-        { ...err.body, error: { message: err.detail, type, param: null, code } },
-        err.status,
-        err.headers,
-      );
-    }
-    return err.toResponse();
-  };
+  const errorOut = (ctx: Ctx, err: HttpError): Response =>
+    (ctx.openAiErrors ? withOpenAiEnvelope(err) : err).toResponse();
 
   const rateLimited = (describe: string, headers: Record<string, string>) =>
     new HttpError(429, `Rate limit exceeded: ${describe}`, { headers });

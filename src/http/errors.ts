@@ -53,3 +53,28 @@ export function validationError(errors: FieldError[], detail = 'Invalid request 
 }
 
 export const notFound = (detail = 'Not Found'): HttpError => new HttpError(404, detail);
+
+/** `type`/`code` of Gaia-made errors on the OpenAI-compatible `/v1/*` surface (gateway.md §3.8). */
+export function openAiErrorKind(status: number): { type: string; code: string } {
+  if (status === 401) return { type: 'authentication_error', code: 'invalid_api_key' };
+  if (status === 403) return { type: 'permission_error', code: 'forbidden' };
+  if (status === 404 || status === 405) return { type: 'invalid_request_error', code: 'not_found' };
+  if (status === 413) return { type: 'invalid_request_error', code: 'request_too_large' };
+  if (status === 429) return { type: 'rate_limit_error', code: 'rate_limit_exceeded' };
+  if (status >= 500) return { type: 'api_error', code: 'service_unavailable' };
+  return { type: 'invalid_request_error', code: 'invalid_value' };
+}
+
+/** Adds the OpenAI `error` object next to `detail`, as the OpenAI SDKs read it. */
+export function withOpenAiEnvelope(err: HttpError): HttpError {
+  if ('error' in err.body) return err;
+  const { type, code } = openAiErrorKind(err.status);
+  return new HttpError(err.status, err.detail, {
+    headers: err.headers,
+    body: { ...err.body, error: { message: err.detail, type, param: null, code } },
+  });
+}
+
+export function isOpenAiPath(pathname: string): boolean {
+  return pathname === '/v1' || pathname.startsWith('/v1/');
+}

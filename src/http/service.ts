@@ -9,7 +9,7 @@ import type { Config } from '../config.ts';
 import type { Logger } from '../log.ts';
 import { isMultipart, readJsonBody, unsupportedMedia } from './body.ts';
 import type { ServiceClients } from './client.ts';
-import { HttpError, jsonResponse } from './errors.ts';
+import { HttpError, isOpenAiPath, jsonResponse, withOpenAiEnvelope } from './errors.ts';
 import { IDENTITY_HEADER, type Identity, verifyIdentity } from './identity.ts';
 
 export interface ServiceDeps {
