@@ -3,7 +3,7 @@
  * This is the only module that reads the environment: everything else receives a `Config`.
  * A bad value throws a ConfigError naming the variable; secrets never appear in messages.
  */
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 
 export type GaiaEnv = 'development' | 'test' | 'production';
@@ -20,6 +20,8 @@ export interface RateLimit {
 
 export interface Config {
   env: GaiaEnv;
+  /** GAIA_SERVICE: run one service (`gateway`, `auth`, `chat`, `kb`, `asset`, `web`) instead of all. */
+  service?: string;
   isProduction: boolean;
   debug: boolean;
   logLevel: LogLevel;
@@ -269,11 +271,15 @@ class Reader {
   url(name: string, dflt?: string): string | undefined {
     const v = this.str(name) ?? dflt;
     if (v === undefined) return undefined;
+    // `new URL('localhost:8666')` parses with scheme `localhost:`; a forgotten http:// must fail here.
+    let u: URL;
     try {
-      new URL(v);
+      u = new URL(v);
     } catch {
-      throw new ConfigError(name, 'must be an absolute URL');
+      throw new ConfigError(name, 'must be an absolute http:// or https:// URL');
     }
+    if (u.protocol !== 'http:' && u.protocol !== 'https:')
+      throw new ConfigError(name, 'must be an absolute http:// or https:// URL');
     return v.replace(/\/+$/, '');
   }
 
@@ -314,13 +320,27 @@ function readEnvName(r: Reader): GaiaEnv {
  */
 function persistedSecret(dataDir: string, file: string): string {
   const path = join(dataDir, file);
-  if (existsSync(path)) {
+  const read = (): string | undefined => {
+    if (!existsSync(path)) return undefined;
     const v = readFileSync(path, 'utf8').trim();
-    if (v.length >= 32) return v;
-  }
+    if (v.length < 32) return undefined;
+    // A secret left readable by others is tightened, not trusted as is.
+    if ((statSync(path).mode & 0o077) !== 0) chmodSync(path, 0o600);
+    return v;
+  };
+  const existing = read();
+  if (existing) return existing;
   mkdirSync(dirname(path), { recursive: true });
-  const v = Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString('base64url');
-  writeFileSync(path, v, { mode: 0o600 });
+  const v = randomSecret();
+  try {
+    // Exclusive create: processes starting together agree on whichever secret was written first.
+    writeFileSync(path, v, { mode: 0o600, flag: existsSync(path) ? 'w' : 'wx' });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    const winner = read();
+    if (winner) return winner;
+    writeFileSync(path, v, { mode: 0o600 });
+  }
   chmodSync(path, 0o600);
   return v;
 }
@@ -332,6 +352,17 @@ function randomSecret(): string {
 export interface LoadOptions {
   /** Split mode: this process runs one service and GAIA_INTERNAL_SECRET must be shared. */
   split?: boolean;
+  /**
+   * The service this process runs (`all` for all-in-one). Production requires only the secrets that
+   * service uses: the JWT secret for gateway and auth, the session secret for web.
+   */
+  service?: 'all' | 'gateway' | ServiceName | 'web';
+}
+
+/** GAIA_SERVICE, read before the full configuration because it decides which secrets are required. */
+export function selectedService(env: Env = process.env): string | undefined {
+  const v = env.GAIA_SERVICE?.trim();
+  return v && v !== 'all' ? v : undefined;
 }
 
 export function loadConfig(env: Env = process.env, opts: LoadOptions = {}): Config {
@@ -354,14 +385,18 @@ export function loadConfig(env: Env = process.env, opts: LoadOptions = {}): Conf
   }
 
   // Secrets
-  const requireSecret = (name: string, value: string | undefined): void => {
-    if (isProduction && (!value || value.length < 32))
+  const service = opts.service ?? 'all';
+  const requireSecret = (name: string, value: string | undefined, users: string[] = ['all']): void => {
+    if (isProduction && users.includes(service) && (!value || value.length < 32))
       throw new ConfigError(name, 'is required in production (at least 32 characters)');
   };
+  // Outside the processes that need a secret, production makes a throwaway one rather than writing files.
+  const fallbackSecret = (file: string): string =>
+    isProduction ? randomSecret() : persistedSecret(dataDir, file);
   const internalFromEnv = r.secret('GAIA_INTERNAL_SECRET');
   if (internalFromEnv !== undefined && internalFromEnv.length < 32)
     throw new ConfigError('GAIA_INTERNAL_SECRET', 'must be at least 32 characters');
-  if (opts.split && isProduction) requireSecret('GAIA_INTERNAL_SECRET', internalFromEnv);
+  if (opts.split) requireSecret('GAIA_INTERNAL_SECRET', internalFromEnv, [service]);
   // Split processes in development must agree on the key, so they share a persisted one;
   // all-in-one makes a fresh one per start (nothing outside the process needs it).
   const internalSecret =
@@ -371,11 +406,11 @@ export function loadConfig(env: Env = process.env, opts: LoadOptions = {}): Conf
   const supabaseAnonKey = r.secret('SUPABASE_ANON_KEY');
   const supabaseJwtSecret = r.secret('SUPABASE_JWT_SECRET');
   const jwtFromEnv = r.secret('GAIA_JWT_SECRET') ?? supabaseJwtSecret;
-  requireSecret('GAIA_JWT_SECRET', jwtFromEnv);
-  const jwtSecret = jwtFromEnv ?? persistedSecret(dataDir, 'jwt-secret');
+  requireSecret('GAIA_JWT_SECRET', jwtFromEnv, ['all', 'gateway', 'auth']);
+  const jwtSecret = jwtFromEnv ?? fallbackSecret('jwt-secret');
   const webSecretFromEnv = r.secret('WEB_SESSION_SECRET');
-  requireSecret('WEB_SESSION_SECRET', webSecretFromEnv);
-  const webSessionSecret = webSecretFromEnv ?? persistedSecret(dataDir, 'web-session-secret');
+  requireSecret('WEB_SESSION_SECRET', webSecretFromEnv, ['all', 'web']);
+  const webSessionSecret = webSecretFromEnv ?? fallbackSecret('web-session-secret');
   const assetUrlSecret =
     r.secret('ASSET_URL_SECRET') ??
     (internalFromEnv
@@ -422,6 +457,7 @@ export function loadConfig(env: Env = process.env, opts: LoadOptions = {}): Conf
 
   return {
     env: gaiaEnv,
+    service: r.str('GAIA_SERVICE'),
     isProduction,
     debug: r.bool('DEBUG', false),
     logLevel: r.oneOf('LOG_LEVEL', ['debug', 'info', 'warn', 'error'] as const, 'info'),

@@ -2,18 +2,18 @@
  * The all-in-one launcher: `bun run dev`, `bun start`, and the container's default command.
  * With GAIA_SERVICE=<name> it starts that one service instead (the container's split mode).
  */
-import { ConfigError, loadConfig } from './config.ts';
+import { ConfigError, loadConfig, selectedService } from './config.ts';
 import { makeLogger, onShutdown } from './platform.ts';
 import { runService } from './service-runner.ts';
 import { startAllInOne } from './stack.ts';
 
 async function main(): Promise<void> {
-  const only = process.env.GAIA_SERVICE?.trim();
-  if (only && only !== 'all') {
+  const only = selectedService();
+  if (only) {
     await runService(only);
     return;
   }
-  const config = loadConfig();
+  const config = loadConfig(process.env, { service: 'all' });
   const log = makeLogger(config, 'gaia');
   const stack = await startAllInOne({ config, log });
   onShutdown(log, () => stack.stop());
