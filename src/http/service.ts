@@ -10,7 +10,7 @@ import type { Logger } from '../log.ts';
 import { isMultipart, readJsonBody, unsupportedMedia } from './body.ts';
 import type { ServiceClients } from './client.ts';
 import { HttpError, isOpenAiPath, jsonResponse, withOpenAiEnvelope } from './errors.ts';
-import { IDENTITY_HEADER, type Identity, verifyIdentity } from './identity.ts';
+import { IDENTITY_HEADER, type Identity, verifyIdentitySync } from './identity.ts';
 
 export interface ServiceDeps {
   config: Config;
@@ -108,10 +108,13 @@ export function createServiceApp({ name, deps, health }: ServiceAppOptions) {
         dbOk ? 200 : 503,
       );
     })
-    .derive({ as: 'global' }, async ({ request }): Promise<{ identity: Identity }> => {
-      const identity = await verifyIdentity(config.internalSecret, request.headers.get(IDENTITY_HEADER));
-      if (!identity) throw new HttpError(401, 'Missing or invalid internal identity');
-      return { identity };
+    .derive({ as: 'global' }, ({ request, path }): { identity: Identity } => {
+      const identity = verifyIdentitySync(config.internalSecret, request.headers.get(IDENTITY_HEADER));
+      if (identity) return { identity };
+      // A global hook reaches every route, wherever it was registered; health needs no identity (§8).
+      if (path === '/health' && (request.method === 'GET' || request.method === 'HEAD'))
+        return { identity: { auth_type: 'anonymous', admin: false, rid: '', ip: '' } };
+      throw new HttpError(401, 'Missing or invalid internal identity');
     });
 }
 

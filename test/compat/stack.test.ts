@@ -22,6 +22,10 @@ for (const backend of testBackends()) {
         const health = (await (await h.fetch('/health')).json()) as any;
         expect(health.database.database).toBe(backend.name);
         expect(health.nats.mode).toBe(nats ? 'nats' : 'memory');
+        // Every mounted service answers its own /health without an identity.
+        expect(health.services.chat.status).toBe('healthy');
+        expect(health.services.auth.status).toBe('healthy');
+        expect(typeof health.services.chat.response_time).toBe('number');
 
         const sub = crypto.randomUUID();
         const token = await h.mintJwt({ sub, email: `${sub}@example.com` });
