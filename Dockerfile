@@ -67,9 +67,12 @@ read -r -t 5 _proto status _reason <&3 || exit 1
 [[ ${status%$'\r'} == 200 ]]
 EOF
 
+# Bun's fetch opens at most 256 connections at once by default; chat streams each hold one to the LLM
+# provider, so a busy instance would queue streams behind that cap (measured by bench/chat.ts).
 ENV GAIA_ENV=production \
     GAIA_DATA_DIR=/app/data \
-    HOST=0.0.0.0
+    HOST=0.0.0.0 \
+    BUN_CONFIG_MAX_HTTP_REQUESTS=4096
 
 USER gaia:gaia
 # The SQLite file, generated secrets (only outside production), the KB working tree and stored assets.

@@ -457,7 +457,7 @@ export function loadConfig(env: Env = process.env, opts: LoadOptions = {}): Conf
 
   return {
     env: gaiaEnv,
-    service: r.str('GAIA_SERVICE'),
+    service: selectedService(env),
     isProduction,
     debug: r.bool('DEBUG', false),
     logLevel: r.oneOf('LOG_LEVEL', ['debug', 'info', 'warn', 'error'] as const, 'info'),

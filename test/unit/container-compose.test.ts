@@ -60,7 +60,8 @@ function configVariables(): Set<string> {
 }
 const CONFIG_VARS = configVariables();
 /** Read outside config.ts: the launcher's service switch (src/main.ts). */
-const LAUNCHER_VARS = new Set(['GAIA_SERVICE']);
+// Read by the launcher or by the Bun runtime itself, not by loadConfig.
+const LAUNCHER_VARS = new Set(['GAIA_SERVICE', 'BUN_CONFIG_MAX_HTTP_REQUESTS']);
 
 describe('docker-compose.yml', () => {
   test('has the infrastructure and one container per Gaia service', () => {
@@ -171,8 +172,9 @@ describe('docker-compose.yml', () => {
       for (const v of Object.keys(services[name]!.environment!))
         if (!CONFIG_VARS.has(v) && !LAUNCHER_VARS.has(v)) unknown.push(`${name}: ${v}`);
     expect(unknown).toEqual([]);
-    // GAIA_SERVICE really is read by the launcher.
-    expect(read('src/main.ts')).toContain('process.env.GAIA_SERVICE');
+    // GAIA_SERVICE really is read: by config.ts's selectedService, which the launcher calls first.
+    expect(read('src/config.ts')).toContain('env.GAIA_SERVICE');
+    expect(read('src/main.ts')).toContain('selectedService()');
   });
 
   test('kb and asset data live on named volumes where the services keep them', () => {

@@ -126,7 +126,13 @@ describe('Dockerfile', () => {
         .args.split(/\s+/)
         .map((kv) => kv.split('=') as [string, string]),
     );
-    expect(env).toEqual({ GAIA_ENV: 'production', GAIA_DATA_DIR: '/app/data', HOST: '0.0.0.0' });
+    expect(env).toEqual({
+      GAIA_ENV: 'production',
+      GAIA_DATA_DIR: '/app/data',
+      HOST: '0.0.0.0',
+      // Read by the Bun runtime: lifts fetch's 256-connection cap for provider streams.
+      BUN_CONFIG_MAX_HTTP_REQUESTS: '4096',
+    });
     // The production default refuses to start without its secrets (the config tests prove the refusal).
     expect(() => loadConfig(env)).toThrow('GAIA_JWT_SECRET');
   });
