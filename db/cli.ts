@@ -3,15 +3,54 @@
  * `migrate` applies pending migrations and then seeds, exactly as a starting service does, so operators
  * who set DATABASE_AUTO_MIGRATE=false run it once per release. `seed` only re-runs the idempotent seeds
  * and refuses to touch a database with pending migrations.
+ * `grant-admin <email>` / `revoke-admin <email>` give or take the global `admin` role: no HTTP endpoint
+ * writes roles (auth.md §6.5), so making an administrator is an operator's act.
  */
+
+import { and, eq } from 'drizzle-orm';
 import { loadConfig } from '../src/config.ts';
 import { createLogger } from '../src/log.ts';
-import { describeDbError, migrateDb, openDb } from './index.ts';
+import { type Db, describeDbError, migrateDb, openDb } from './index.ts';
 
-const USAGE = 'usage: bun db/cli.ts <migrate|seed>';
+const USAGE = 'usage: bun db/cli.ts <migrate|seed|grant-admin EMAIL|revoke-admin EMAIL>';
 
-async function main(command: string | undefined): Promise<number> {
-  if (command !== 'migrate' && command !== 'seed') {
+async function setAdmin(db: Db, email: string, grant: boolean): Promise<string> {
+  const { t, orm } = db;
+  const users = await orm
+    .select({ id: t.users.id })
+    .from(t.users)
+    .where(eq(t.users.email, email.trim().toLowerCase()));
+  const user = users[0];
+  if (!user) throw new Error(`no user with email ${email}`);
+  const roles = await orm.select({ id: t.roles.id }).from(t.roles).where(eq(t.roles.name, 'admin'));
+  const role = roles[0];
+  if (!role) throw new Error('the admin role is missing: run `bun run db:migrate` first');
+  const key = and(
+    eq(t.userRoles.userId, user.id),
+    eq(t.userRoles.roleId, role.id),
+    eq(t.userRoles.contextType, 'global'),
+    eq(t.userRoles.contextId, 'global'),
+  );
+  if (grant) {
+    await orm
+      .insert(t.userRoles)
+      .values({
+        userId: user.id,
+        roleId: role.id,
+        contextType: 'global',
+        contextId: 'global',
+        assignedAt: new Date(),
+      })
+      .onConflictDoNothing();
+    return `${email} is an administrator (gateways pick it up within GAIA_API_KEY_CACHE_TTL_S)`;
+  }
+  await orm.delete(t.userRoles).where(key);
+  return `${email} is no longer an administrator`;
+}
+
+async function main(command: string | undefined, arg: string | undefined): Promise<number> {
+  const known = ['migrate', 'seed', 'grant-admin', 'revoke-admin'];
+  if (!command || !known.includes(command) || (command.endsWith('-admin') && !arg)) {
     console.error(USAGE);
     return 2;
   }
@@ -23,6 +62,10 @@ async function main(command: string | undefined): Promise<number> {
   // migrator, which applies nothing and seeds under the same lock as starting services.
   const db = await openDb({ ...base, autoMigrate: command === 'migrate' });
   try {
+    if (command === 'grant-admin' || command === 'revoke-admin') {
+      log.info(await setAdmin(db, arg!, command === 'grant-admin'));
+      return 0;
+    }
     if (command === 'seed')
       await migrateDb(db, { seedDev: config.seedDev, isProduction: config.isProduction, log });
     log.info(command === 'migrate' ? 'database is up to date' : 'seed data is in place', {
@@ -35,7 +78,7 @@ async function main(command: string | undefined): Promise<number> {
 }
 
 if (import.meta.main) {
-  main(process.argv[2]).then(
+  main(process.argv[2], process.argv[3]).then(
     (code) => process.exit(code),
     (err) => {
       // Our own errors are written for operators; driver errors are shortened and stripped of URLs.
