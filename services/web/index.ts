@@ -1,0 +1,7 @@
+/**
+ * Starts the web UI alone (split mode): `bun services/web/index.ts`. It reaches the gateway over HTTP at
+ * GATEWAY_URL (default http://localhost:<GATEWAY_PORT>).
+ */
+import { runService } from '../../src/service-runner.ts';
+
+await runService('web');

@@ -1,0 +1,278 @@
+/**
+ * The web UI's auth rules and session cookie (spec/web.md §2, §3): every route that needs a session
+ * answers "go to login" without one, in the form its kind of request expects; the cookie is sealed,
+ * HttpOnly and SameSite=Lax; the token never reaches the page.
+ */
+import { describe, expect, test } from 'bun:test';
+import { CookieSealer } from '../../services/web/session/cookie.ts';
+import { form, htmx, makeWeb, ORIGIN, sessionCookieOf, signIn, withCookie } from './web-support.ts';
+
+const PAGES = ['/chat', '/chat/3b9d1c2e-5f4a-4e8b-9c1d-2a7f6e0b8c91', '/profile', '/personas', '/api-keys'];
+const FRAGMENTS: Array<[string, string]> = [
+  ['POST', '/chat/new'],
+  ['POST', '/api/chat/send'],
+  ['GET', '/api/conversations'],
+  ['DELETE', '/api/conversations/3b9d1c2e-5f4a-4e8b-9c1d-2a7f6e0b8c91'],
+  ['GET', '/api/search-conversations?query=x'],
+  ['POST', '/api/profile/update'],
+  ['POST', '/api/personas/select'],
+  ['POST', '/api/personas'],
+  ['DELETE', '/api/personas/persona-mu'],
+  ['POST', '/api/keys'],
+  ['DELETE', '/api/keys/c1a9e2f4-7b3d-4e8a-9c6f-0d2b5e7a1f38'],
+];
+const STREAMS: Array<[string, string]> = [
+  ['POST', '/api/chat/stream'],
+  ['GET', '/api/chat/stream?message=hi&conversation_id='],
+];
+const JSON_ROUTES = ['/api/user', '/api/models'];
+
+const JWT = /eyJ[\w-]+\.[\w-]+\./;
+
+describe('routes that need a session, without one', () => {
+  const web = makeWeb();
+
+  for (const path of PAGES) {
+    test(`GET ${path} → 303 to /login?next=`, async () => {
+      const res = await web.request(path);
+      expect(res.status).toBe(303);
+      expect(res.headers.get('location')).toBe(`/login?next=${encodeURIComponent(path)}`);
+    });
+    test(`GET ${path} from htmx → 401 with HX-Redirect`, async () => {
+      const res = await web.request(path, htmx());
+      expect(res.status).toBe(401);
+      expect(res.headers.get('hx-redirect')).toBe('/login');
+      expect(await res.text()).toContain('Please log in to continue.');
+    });
+  }
+
+  for (const [method, path] of FRAGMENTS) {
+    test(`${method} ${path} → 401 with HX-Redirect, never the login page`, async () => {
+      const res = await web.request(path, htmx({ method }));
+      expect(res.status).toBe(401);
+      expect(res.headers.get('hx-redirect')).toBe('/login');
+      const body = await res.text();
+      expect(body).toContain('Please log in to continue.');
+      expect(body).not.toContain('auth-form-container');
+    });
+  }
+
+  for (const [method, path] of STREAMS) {
+    test(`${method} ${path} → 401 before any event`, async () => {
+      const res = await web.request(path, { method });
+      expect(res.status).toBe(401);
+      expect(res.headers.get('content-type')).toContain('application/json');
+      expect(await res.json()).toEqual({ detail: 'Not authenticated' });
+    });
+  }
+
+  for (const path of JSON_ROUTES) {
+    test(`GET ${path} → 401 JSON`, async () => {
+      const res = await web.request(path);
+      expect(res.status).toBe(401);
+      expect(await res.json()).toEqual({ detail: 'Not authenticated' });
+    });
+  }
+
+  test('no gateway call was made for any of them', () => {
+    expect(web.gateway.requests).toEqual([]);
+  });
+
+  test('public routes answer without a session', async () => {
+    expect((await web.request('/login')).status).toBe(200);
+    expect((await web.request('/register')).status).toBe(200);
+    expect((await web.request('/email-verification?email=a%40b.co')).status).toBe(200);
+    expect(await (await web.request('/api/session')).json()).toEqual({ authenticated: false });
+    const root = await web.request('/');
+    expect(root.status).toBe(303);
+    expect(root.headers.get('location')).toBe('/login');
+    const health = (await (await web.request('/health')).json()) as Record<string, unknown>;
+    expect(health).toMatchObject({ service: 'web', status: 'healthy', websocket_enabled: false });
+  });
+});
+
+describe('session cookie', () => {
+  test('login sets one sealed, HttpOnly, SameSite=Lax cookie with Max-Age, without Secure on http', async () => {
+    const web = makeWeb();
+    web.gateway.addUser('ada@example.com', 'secret-pw');
+    const res = await web.request('/auth/login', form({ email: 'Ada@Example.com', password: 'secret-pw' }));
+    expect(res.status).toBe(303);
+    expect(res.headers.get('location')).toBe('/chat');
+    const cookies = res.headers.getSetCookie();
+    expect(cookies).toHaveLength(1);
+    const c = cookies[0]!;
+    expect(c).toMatch(/^session=v1\.[A-Za-z0-9_-]+; /);
+    expect(c).toContain('HttpOnly');
+    expect(c).toContain('Path=/');
+    expect(c).toContain('SameSite=Lax');
+    expect(c).toMatch(/Max-Age=(86400|86399)/);
+    expect(c).not.toContain('Secure');
+    expect(c).not.toMatch(JWT);
+  });
+
+  test('WEB_COOKIE_SECURE adds Secure', async () => {
+    const web = makeWeb({ WEB_COOKIE_SECURE: 'true' });
+    web.gateway.addUser('ada@example.com', 'secret-pw');
+    const res = await web.request('/auth/login', form({ email: 'ada@example.com', password: 'secret-pw' }));
+    expect(res.headers.getSetCookie()[0]).toContain('; Secure');
+  });
+
+  test('an https WEB_SERVICE_BASE_URL turns Secure on by default', async () => {
+    const web = makeWeb({ WEB_SERVICE_BASE_URL: 'https://gaia.example.com' });
+    expect(web.config.web.cookieSecure).toBe(true);
+  });
+
+  test('the cookie opens only under the same secret, and carries the session fields', async () => {
+    const web = makeWeb();
+    const cookie = await signIn(web);
+    const s = await new CookieSealer(web.config.web.sessionSecret).open(cookie);
+    expect(s).toMatchObject({ email: 'ada@example.com', name: 'ada' });
+    expect(s?.at).toMatch(JWT);
+    expect(typeof s?.sid).toBe('string');
+    expect(s!.sid.length).toBeGreaterThan(0);
+    expect(await new CookieSealer('another-secret-another-secret-another').open(cookie)).toBeNull();
+  });
+
+  test('a tampered cookie counts as no session and is cleared', async () => {
+    const web = makeWeb();
+    const cookie = await signIn(web);
+    const flipped = cookie.slice(0, -2) + (cookie.endsWith('AA') ? 'BB' : 'AA');
+    const res = await web.request('/chat', withCookie(flipped));
+    expect(res.status).toBe(303);
+    expect(res.headers.get('location')).toBe('/login?next=%2Fchat');
+    expect(res.headers.getSetCookie().some((c) => c.startsWith('session=;') && c.includes('Max-Age=0'))).toBe(
+      true,
+    );
+  });
+
+  test('a session older than WEB_SESSION_MAX_AGE is over', async () => {
+    const web = makeWeb();
+    const cookie = await signIn(web);
+    const sealer = new CookieSealer(web.config.web.sessionSecret);
+    const s = (await sealer.open(cookie))!;
+    const old = await sealer.seal({ ...s, iat: s.iat - web.config.web.sessionMaxAge - 1 });
+    expect((await web.request('/chat', withCookie(old))).status).toBe(303);
+  });
+
+  test('/api/session and pages never contain the token', async () => {
+    const web = makeWeb();
+    const cookie = await signIn(web);
+    const session = await web.request('/api/session', withCookie(cookie));
+    const body = await session.text();
+    expect(JSON.parse(body)).toEqual({
+      authenticated: true,
+      user: { id: expect.any(String), email: 'ada@example.com', name: 'ada' },
+    });
+    expect(body).not.toMatch(JWT);
+    for (const path of ['/chat', '/profile', '/personas', '/api-keys']) {
+      const res = await web.request(path, withCookie(cookie));
+      expect(res.status).toBe(200);
+      expect(await res.text()).not.toMatch(JWT);
+    }
+  });
+
+  test('gateway calls carry the bearer token, X-Forwarded-For and X-Request-Id', async () => {
+    const web = makeWeb();
+    const cookie = await signIn(web);
+    web.gateway.requests.length = 0;
+    await web.request(
+      '/api/conversations',
+      withCookie(cookie, htmx({ headers: { 'x-request-id': 'rid-123' } })),
+    );
+    const call = web.gateway.requests.find((r) => r.path.startsWith('/api/v1/conversations'))!;
+    expect(call.headers.get('authorization')).toMatch(/^Bearer eyJ/);
+    expect(call.headers.get('x-forwarded-for')).toBe('127.0.0.1');
+    expect(call.headers.get('x-request-id')).toBe('rid-123');
+  });
+
+  test('logout revokes the session at the gateway, clears the cookie, and the old cookie stops working', async () => {
+    const web = makeWeb();
+    const cookie = await signIn(web);
+    const res = await web.request('/logout', withCookie(cookie));
+    expect(res.status).toBe(303);
+    expect(res.headers.get('location')).toBe('/login');
+    expect(res.headers.getSetCookie()[0]).toMatch(/^session=; HttpOnly; Path=\/; SameSite=Lax; Max-Age=0/);
+    expect(web.gateway.revokedSessions.size).toBe(1);
+    const replay = await web.request('/chat', withCookie(cookie));
+    expect(replay.status).toBe(303);
+    expect(replay.headers.get('location')).toBe('/login?next=%2Fchat');
+    const frag = await web.request('/api/conversations', withCookie(cookie, htmx()));
+    expect(frag.status).toBe(401);
+    expect(frag.headers.get('hx-redirect')).toBe('/login');
+  });
+
+  test('logout succeeds for the browser even when the gateway is down', async () => {
+    const web = makeWeb();
+    const cookie = await signIn(web);
+    web.gateway.down = true;
+    const res = await web.request('/logout', withCookie(cookie, { method: 'POST' }));
+    expect(res.status).toBe(303);
+    expect(res.headers.getSetCookie()[0]).toContain('Max-Age=0');
+  });
+
+  test('a token about to expire is refreshed once for concurrent requests, and the cookie re-issued', async () => {
+    const web = makeWeb();
+    web.gateway.tokenTtl = 30;
+    const cookie = await signIn(web);
+    web.gateway.tokenTtl = 3600;
+    const answers = await Promise.all(
+      [1, 2, 3].map(() => web.request('/api/conversations', withCookie(cookie, htmx()))),
+    );
+    for (const a of answers) {
+      expect(a.status).toBe(200);
+      expect(sessionCookieOf(a)).toMatch(/^v1\./);
+    }
+    expect(web.gateway.refreshCalls).toBe(1);
+    const renewed = sessionCookieOf(answers[0]!)!;
+    const s = await new CookieSealer(web.config.web.sessionSecret).open(renewed);
+    expect(s!.at_exp).toBeGreaterThan(Date.now() / 1000 + 600);
+  });
+
+  test('a 401 from the gateway triggers one refresh and one retry', async () => {
+    const web = makeWeb();
+    const cookie = await signIn(web);
+    // The access token stops working (as after a secret rotation) but the refresh token still does.
+    web.gateway.tokens.clear();
+    const res = await web.request('/api/conversations', withCookie(cookie, htmx()));
+    expect(res.status).toBe(200);
+    expect(web.gateway.refreshCalls).toBe(1);
+    expect(sessionCookieOf(res)).toMatch(/^v1\./);
+  });
+});
+
+describe('CSRF', () => {
+  test('a cross-site POST is refused; same-origin and header-less ones pass', async () => {
+    const web = makeWeb();
+    const cookie = await signIn(web);
+    const evil = await web.request(
+      '/chat/new',
+      withCookie(cookie, htmx({ method: 'POST', headers: { origin: 'https://evil.example' } })),
+    );
+    expect(evil.status).toBe(403);
+    expect(await evil.json()).toEqual({ detail: 'Forbidden' });
+    const viaReferer = await web.request(
+      '/logout',
+      withCookie(cookie, { method: 'POST', headers: { referer: 'https://evil.example/page' } }),
+    );
+    expect(viaReferer.status).toBe(403);
+    const same = await web.request(
+      '/chat/new',
+      withCookie(cookie, htmx({ method: 'POST', headers: { origin: ORIGIN } })),
+    );
+    expect(same.status).toBe(200);
+    const none = await web.request('/chat/new', withCookie(cookie, htmx({ method: 'POST' })));
+    expect(none.status).toBe(200);
+  });
+});
+
+describe('security headers', () => {
+  test('pages carry the CSP, nosniff and the referrer policy', async () => {
+    const web = makeWeb();
+    const res = await web.request('/login');
+    expect(res.headers.get('content-security-policy')).toBe(
+      "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+    );
+    expect(res.headers.get('x-content-type-options')).toBe('nosniff');
+    expect(res.headers.get('referrer-policy')).toBe('same-origin');
+  });
+});
