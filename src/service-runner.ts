@@ -3,6 +3,8 @@
  * container). Services reach each other over HTTP at `<SVC>_SERVICE_URL` (default localhost:<port>).
  */
 import { createGateway } from '../services/gateway/app.ts';
+import { createWebApp } from '../services/web/app.ts';
+import { gatewayOverHttp } from '../services/web/gateway-client.ts';
 import { type Config, loadConfig, type ServiceName } from './config.ts';
 import { announce } from './lifecycle.ts';
 import { buildClients, drainServers, listen, makeLogger, onShutdown, openPlatform } from './platform.ts';
@@ -15,6 +17,7 @@ export async function runService(
   config: Config = loadConfig(process.env, { split: true }),
 ): Promise<void> {
   if (name === 'gateway') return runGateway(config);
+  if (name === 'web') return runWeb(config);
   if (!(SERVICES as readonly string[]).includes(name)) throw new Error(`Unknown service: ${name}`);
   const svcName = name as ServiceName;
   const factory = SERVICE_FACTORIES[svcName];
@@ -68,5 +71,20 @@ async function runGateway(config: Config): Promise<void> {
     await gateway.close();
     await platform.bus.drain();
     await platform.db.close();
+  });
+}
+
+/** The web UI alone: it reaches the gateway over HTTP at GATEWAY_URL like any client. */
+async function runWeb(config: Config): Promise<void> {
+  const log = makeLogger(config, 'web');
+  const gatewayUrl = config.gatewayUrl ?? `http://localhost:${config.ports.gateway}`;
+  const app = createWebApp({ config, log, gateway: gatewayOverHttp(gatewayUrl) });
+  const fetch = app.fetch;
+  const server = listen('web', config.ports.web, config.host, (req) => fetch(req));
+  // Elysia hands `server` to handlers from here; the web UI needs it for the browser's address.
+  app.server = server as never;
+  log.info('web listening', { port: server.port, gateway: gatewayUrl });
+  onShutdown(log, async () => {
+    await drainServers([server], () => 0);
   });
 }

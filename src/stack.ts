@@ -5,6 +5,7 @@
  */
 import type { Server } from 'bun';
 import { createGateway, type Gateway } from '../services/gateway/app.ts';
+import { createWebApp } from '../services/web/app.ts';
 import type { Config, ServiceName } from './config.ts';
 import type { Handler } from './http/client.ts';
 import { announce } from './lifecycle.ts';
@@ -32,6 +33,8 @@ export interface RunningStack extends Platform {
   gateway: Gateway;
   gatewayServer: Server<undefined>;
   gatewayUrl: string;
+  webServer: Server<undefined>;
+  webUrl: string;
   services: Partial<Record<ServiceName, MountedService>>;
   stop(): Promise<void>;
 }
@@ -83,8 +86,19 @@ export async function startAllInOne(opts: StackOptions): Promise<RunningStack> {
   );
   // Elysia hands `server` to handlers from here; the gateway needs it for the client address.
   app.server = gatewayServer as never;
+  // The web UI calls the gateway like any client, in-process here (counted as one trusted proxy).
+  const web = createWebApp({
+    config,
+    log: makeLoggerLike(log, 'web'),
+    gateway: { fetch: (req) => gateway.handleInternal(req) },
+  });
+  const webFetch = web.fetch;
+  const webServer = listen('web', opts.webPort ?? config.ports.web, config.host, (req) => webFetch(req));
+  web.server = webServer as never;
+
   const announcers = [
     announce({ bus, service: 'gateway', version: config.version, log }),
+    announce({ bus, service: 'web', version: config.version, log }),
     ...Object.values(services).map((s) =>
       announce({ bus, service: s!.name, version: config.version, capabilities: s!.capabilities, log }),
     ),
@@ -92,7 +106,9 @@ export async function startAllInOne(opts: StackOptions): Promise<RunningStack> {
   for (const a of announcers) a.ready();
   ready = true;
   const gatewayUrl = `http://127.0.0.1:${gatewayServer.port}`;
+  const webUrl = `http://127.0.0.1:${webServer.port}`;
   log.info('gateway listening', { url: `http://${config.host}:${gatewayServer.port}` });
+  log.info('web UI listening', { url: `http://${config.host}:${webServer.port}` });
 
   let stopped = false;
   return {
@@ -100,12 +116,14 @@ export async function startAllInOne(opts: StackOptions): Promise<RunningStack> {
     gateway,
     gatewayServer,
     gatewayUrl,
+    webServer,
+    webUrl,
     services,
     async stop() {
       if (stopped) return;
       stopped = true;
       ready = false;
-      await drainServers([gatewayServer], () => gateway.openStreams());
+      await drainServers([webServer, gatewayServer], () => gateway.openStreams());
       await Promise.all(announcers.map((a) => a.stopping()));
       await gateway.close();
       for (const s of Object.values(services)) await s?.close?.();

@@ -18,6 +18,8 @@ export const TEST_SUPABASE_JWT_SECRET = 'test-supabase-jwt-secret-0123456789abcd
 
 export interface StackHandle {
   url: string;
+  /** The web UI of this stack. */
+  webUrl: string;
   devKey: string;
   config: Config;
   stack: RunningStack;
@@ -62,6 +64,9 @@ export async function startStack(opts: StartStackOptions = {}): Promise<StackHan
   const handle: StackHandle = {
     get url() {
       return stack.gatewayUrl;
+    },
+    get webUrl() {
+      return stack.webUrl;
     },
     devKey: DEV_API_KEY,
     config,
