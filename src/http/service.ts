@@ -52,10 +52,12 @@ export function isoNow(): string {
 }
 
 /** Maps anything thrown in a service to the envelope; unexpected errors are logged, never shown. */
-export function toErrorResponse(err: unknown, log: Logger, rid?: string): Response {
-  if (err instanceof HttpError) return err.toResponse();
+export function toErrorResponse(err: unknown, log: Logger, rid?: string, url?: string): Response {
+  const onV1 = url !== undefined && isOpenAiPath(new URL(url).pathname);
+  if (err instanceof HttpError) return (onV1 ? withOpenAiEnvelope(err) : err).toResponse();
   log.error('unhandled error', { rid, error: err instanceof Error ? err.message : String(err) });
-  return jsonResponse({ detail: 'Internal server error' }, 500);
+  const internal = new HttpError(500, 'Internal server error');
+  return (onV1 ? withOpenAiEnvelope(internal) : internal).toResponse();
 }
 
 export interface ServiceAppOptions {
@@ -83,11 +85,14 @@ export function createServiceApp({ name, deps, health }: ServiceAppOptions) {
       return body === undefined ? null : body;
     })
     .onError({ as: 'global' }, ({ code, error, request }) => {
-      if (error instanceof HttpError) return error.toResponse();
-      if (code === 'NOT_FOUND') return jsonResponse({ detail: 'Not Found' }, 404);
-      if (code === 'PARSE') return jsonResponse({ detail: 'Invalid JSON body' }, 400);
-      if (code === 'VALIDATION') return jsonResponse({ detail: 'Invalid request body', errors: [] }, 422);
-      return toErrorResponse(error, log, request.headers.get('x-request-id') ?? undefined);
+      let err: HttpError;
+      if (error instanceof HttpError) err = error;
+      else if (code === 'NOT_FOUND') err = new HttpError(404, 'Not Found');
+      else if (code === 'PARSE') err = new HttpError(400, 'Invalid JSON body');
+      else if (code === 'VALIDATION') err = new HttpError(422, 'Invalid request body', { errors: [] });
+      else return toErrorResponse(error, log, request.headers.get('x-request-id') ?? undefined, request.url);
+      // The OpenAI SDKs read `error`; kernel-made errors on /v1 carry it too (chat.md §1.6).
+      return (isOpenAiPath(new URL(request.url).pathname) ? withOpenAiEnvelope(err) : err).toResponse();
     })
     .get('/health', async () => {
       let dbOk = true;

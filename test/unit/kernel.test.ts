@@ -4,7 +4,8 @@ import { t } from 'elysia';
 import { MemoryBus } from '../../src/bus/memory.ts';
 import { parseJsonBytes } from '../../src/http/body.ts';
 import { HttpError } from '../../src/http/errors.ts';
-import { signIdentity, verifyIdentity } from '../../src/http/identity.ts';
+import { signIdentity, signIdentitySync, verifyIdentity } from '../../src/http/identity.ts';
+import { createServiceApp } from '../../src/http/service.ts';
 import { pyJson, sseResponse } from '../../src/http/sse.ts';
 import { validate } from '../../src/http/validate.ts';
 import { announce } from '../../src/lifecycle.ts';
@@ -201,5 +202,58 @@ describe('identity token', () => {
       ip: '',
     });
     expect((await verifyIdentity(secret, anon))!.sub).toBeUndefined();
+  });
+});
+
+describe('service kernel', () => {
+  const config = { internalSecret: 'k'.repeat(40), version: '1.0.0' } as never;
+  const deps = { config, db: { ping: async () => {} }, bus: {}, log: silentLogger, clients: {} } as never;
+  const app = createServiceApp({ name: 'chat', deps }).post('/v1/echo', ({ body }) => ({ body }));
+  const token = signIdentitySync('k'.repeat(40), {
+    auth_type: 'api_key',
+    sub: 'u',
+    admin: false,
+    rid: 'r',
+    ip: '',
+  });
+  const call = (path: string, init: RequestInit = {}) =>
+    app.handle(new Request(`http://chat.internal${path}`, init));
+
+  test('/health needs no identity; every other route does', async () => {
+    expect((await call('/health')).status).toBe(200);
+    const res = await call('/v1/echo', { method: 'POST', body: '{}' });
+    expect(res.status).toBe(401);
+    expect(await res.json()).toMatchObject({ detail: 'Missing or invalid internal identity' });
+  });
+
+  test('kernel-made errors on /v1 carry the OpenAI error object', async () => {
+    const res = await call('/v1/echo', {
+      method: 'POST',
+      body: '{"a":',
+      headers: { 'x-gaia-identity': token },
+    });
+    expect(res.status).toBe(400);
+    expect(await res.json()).toEqual({
+      detail: 'Invalid JSON body',
+      error: {
+        message: 'Invalid JSON body',
+        type: 'invalid_request_error',
+        param: null,
+        code: 'invalid_value',
+      },
+    });
+    const ok = await call('/v1/echo', {
+      method: 'POST',
+      body: '{"a":1}',
+      headers: { 'x-gaia-identity': token },
+    });
+    expect(await ok.json()).toEqual({ body: { a: 1 } });
+  });
+
+  test('multipart is 415 before parsing', async () => {
+    const form = new FormData();
+    form.set('a', '1');
+    const res = await call('/v1/echo', { method: 'POST', body: form, headers: { 'x-gaia-identity': token } });
+    expect(res.status).toBe(415);
   });
 });

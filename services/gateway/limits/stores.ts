@@ -130,7 +130,7 @@ function natsRemote(config: Config, maxWindowMs: number) {
       // Optimistic concurrency: create, or update at the revision read; retry when another gateway won.
       for (let attempt = 0; attempt < 20; attempt++) {
         const entry = await withTimeout(store.get(key));
-        if (!entry || entry.operation !== 'PUT') {
+        if (entry?.operation !== 'PUT') {
           try {
             await withTimeout(store.create(key, '1'));
             return 1;
