@@ -846,6 +846,8 @@ describe('offline (local provider)', () => {
         })
       ).status,
     ).toBe(422);
+    // Lists order by updated_at, then id: a later millisecond makes the order certain.
+    await Bun.sleep(3);
     const b = (await h.json('/api/v1/conversations', { body: {}, user })).body;
     const list = await h.json('/api/v1/conversations', { user });
     expect(list.res.headers.get('x-total-count')).toBe('2');
