@@ -137,3 +137,34 @@ describe.skipIf(!haveNats)('NATS outage', () => {
     }
   }, 30_000);
 });
+
+const readyNats = natsTestUrl();
+describe.skipIf(!readyNats)('service lifecycle on NATS', () => {
+  test('every component of the stack announces gaia.service.ready, then health beats', async () => {
+    const probe = await NatsBus.create({ servers: [readyNats!], name: 'gaia-test-ready-probe' });
+    const ready = new Map<string, Record<string, unknown>>();
+    const health: string[] = [];
+    probe.subscribe('gaia.service.ready', (m) => {
+      ready.set(String(m.data.service), m.data);
+    });
+    probe.subscribe('gaia.service.health', (m) => {
+      health.push(`${m.data.service}:${m.data.status}`);
+    });
+    await probe.flush?.();
+    const h = await startStack({ natsUrl: readyNats });
+    try {
+      const deadline = Date.now() + 5000;
+      while (ready.size < 4 && Date.now() < deadline) await Bun.sleep(20);
+      expect([...ready.keys()].sort()).toEqual(['auth', 'chat', 'gateway', 'web']);
+      expect(ready.get('chat')).toMatchObject({ status: 'ready', version: '1.0.0' });
+      expect(String(ready.get('gateway')!.timestamp)).toMatch(/^\d{4}-.*Z$/);
+      expect(health).toContain('gateway:starting');
+    } finally {
+      await h.stop();
+    }
+    const until = Date.now() + 2000;
+    while (!health.includes('gateway:stopping') && Date.now() < until) await Bun.sleep(20);
+    expect(health).toContain('gateway:stopping');
+    await probe.drain();
+  }, 20_000);
+});
