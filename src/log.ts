@@ -44,16 +44,28 @@ const RESET = '\x1b[0m';
 const SECRET_KEY = /pass(word)?|secret|token|authorization|api[_-]?key|key_hash|cookie|credential/i;
 const JWT_SHAPE = /eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*/g;
 
+const secretKeys = new Map<string, boolean>();
+/** Whether a field name holds a secret; memoised, since the same few names recur on every line. */
+function isSecretKey(k: string): boolean {
+  let v = secretKeys.get(k);
+  if (v === undefined) {
+    // `key_id`, `session_id` and token *counts* are identifiers, not secrets.
+    v = SECRET_KEY.test(k) && !/(_id|Id|_count|tokens_used|_tokens)$/.test(k);
+    if (secretKeys.size < 10_000) secretKeys.set(k, v);
+  }
+  return v;
+}
+
 function scrub(value: unknown, depth = 0): unknown {
-  if (typeof value === 'string') return value.replace(JWT_SHAPE, '[jwt]');
+  // The JWT regex only runs on strings that could hold one: this is on every request's log line.
+  if (typeof value === 'string') return value.includes('eyJ') ? value.replace(JWT_SHAPE, '[jwt]') : value;
   if (value instanceof Error) return { name: value.name, message: scrub(value.message) };
   if (depth > 4 || value === null || typeof value !== 'object') return value;
   if (Array.isArray(value)) return value.map((v) => scrub(v, depth + 1));
   const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(value)) {
-    // `key_id`, `session_id` and token *counts* are identifiers, not secrets.
-    const isSecret = SECRET_KEY.test(k) && !/(_id|Id|_count|tokens_used|_tokens)$/.test(k);
-    out[k] = isSecret ? '[redacted]' : scrub(v, depth + 1);
+  for (const k in value) {
+    const v = (value as Record<string, unknown>)[k];
+    out[k] = isSecretKey(k) ? '[redacted]' : scrub(v, depth + 1);
   }
   return out;
 }
