@@ -5,7 +5,7 @@
  */
 import type { ServiceName } from '../config.ts';
 import { HttpError } from './errors.ts';
-import { IDENTITY_HEADER, type Identity, signIdentity } from './identity.ts';
+import { IDENTITY_HEADER, type Identity, signIdentitySync } from './identity.ts';
 
 export type Handler = (request: Request) => Response | Promise<Response>;
 
@@ -27,7 +27,26 @@ export interface ServiceClient {
 
 export type ServiceClients = Partial<Record<ServiceName, ServiceClient>>;
 
-export const unavailable = (name: string): HttpError => new HttpError(503, `Service ${name} unavailable`);
+/** Why a service could not be used; health reports it, clients only ever see the 503. */
+export type UnavailableReason = 'timeout' | 'connection refused' | 'unreachable';
+
+export const unavailable = (name: string, reason: UnavailableReason = 'unreachable'): HttpError => {
+  const err = new HttpError(503, `Service ${name} unavailable`);
+  (err as HttpError & { reason?: UnavailableReason }).reason = reason;
+  return err;
+};
+
+export function unavailableReason(err: unknown): UnavailableReason | undefined {
+  return (err as { reason?: UnavailableReason } | null)?.reason;
+}
+
+function reasonOf(err: unknown): UnavailableReason {
+  const code = (err as { code?: string } | null)?.code ?? '';
+  const msg = err instanceof Error ? err.message : String(err);
+  return code === 'ConnectionRefused' || code === 'ECONNREFUSED' || /refused/i.test(msg)
+    ? 'connection refused'
+    : 'unreachable';
+}
 
 async function withDeadline(
   name: string,
@@ -45,7 +64,7 @@ async function withDeadline(
   const deadline = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {
       ctl.abort(new Error('timeout'));
-      reject(unavailable(name));
+      reject(unavailable(name, 'timeout'));
     }, timeoutMs);
   });
   try {
@@ -53,7 +72,7 @@ async function withDeadline(
   } catch (err) {
     if (err instanceof HttpError) throw err;
     if (outer?.aborted) throw err;
-    throw unavailable(name);
+    throw unavailable(name, reasonOf(err));
   } finally {
     clearTimeout(timer);
   }
@@ -81,7 +100,7 @@ async function inProcessDeadline(name: string, timeoutMs: number, run: Promise<R
     return await Promise.race([
       run,
       new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(unavailable(name)), timeoutMs);
+        timer = setTimeout(() => reject(unavailable(name, 'timeout')), timeoutMs);
       }),
     ]);
   } catch (err) {
@@ -93,24 +112,33 @@ async function inProcessDeadline(name: string, timeoutMs: number, run: Promise<R
 }
 
 export function inProcessClient(opts: ClientOptions, handler: Handler): ServiceClient {
-  const timeout = opts.defaultTimeoutMs ?? 30_000;
   const send = (request: Request, timeoutMs: number) =>
     inProcessDeadline(opts.name, timeoutMs, Promise.resolve(handler(request)));
+  return clientOf(opts, 'in-process', `http://${opts.name}.internal`, send);
+}
+
+/** Both transports build requests the same way; only `send` differs. */
+function clientOf(
+  opts: ClientOptions,
+  mode: ServiceClient['mode'],
+  base: string,
+  send: ServiceClient['send'],
+): ServiceClient {
+  const timeout = opts.defaultTimeoutMs ?? 30_000;
   return {
     name: opts.name,
-    mode: 'in-process',
+    mode,
     send,
     async fetch(path, init = {}) {
       const token = init.identity
-        ? await signIdentity(opts.internalSecret, init.identity, opts.issuer)
+        ? signIdentitySync(opts.internalSecret, init.identity, opts.issuer)
         : undefined;
-      return send(buildRequest(`http://${opts.name}.internal`, path, init, token), init.timeoutMs ?? timeout);
+      return send(buildRequest(base, path, init, token), init.timeoutMs ?? timeout);
     },
   };
 }
 
 export function httpClient(opts: ClientOptions, baseUrl: string): ServiceClient {
-  const timeout = opts.defaultTimeoutMs ?? 30_000;
   const base = baseUrl.replace(/\/+$/, '');
   const send = (request: Request, timeoutMs: number) =>
     withDeadline(
@@ -133,15 +161,5 @@ export function httpClient(opts: ClientOptions, baseUrl: string): ServiceClient 
       },
       request.signal,
     );
-  return {
-    name: opts.name,
-    mode: 'http',
-    send,
-    async fetch(path, init = {}) {
-      const token = init.identity
-        ? await signIdentity(opts.internalSecret, init.identity, opts.issuer)
-        : undefined;
-      return send(buildRequest(base, path, init, token), init.timeoutMs ?? timeout);
-    },
-  };
+  return clientOf(opts, 'http', base, send);
 }

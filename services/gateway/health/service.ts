@@ -5,7 +5,7 @@
 import type { Db } from '../../../db/index.ts';
 import type { Bus } from '../../../src/bus/types.ts';
 import type { Config, ServiceName } from '../../../src/config.ts';
-import type { ServiceClients } from '../../../src/http/client.ts';
+import { type ServiceClients, unavailableReason } from '../../../src/http/client.ts';
 
 type ServiceHealth =
   | { status: 'healthy' | 'unhealthy'; response_time: number }
@@ -30,10 +30,9 @@ const SERVICES: ServiceName[] = ['auth', 'asset', 'chat', 'kb'];
 
 /** A short, URL-free reason: connection errors often quote the address they tried. */
 function reason(err: unknown, timeoutMs: number): string {
-  const msg = err instanceof Error ? err.message : String(err);
-  if (/unavailable|timeout|abort/i.test(msg)) return `timeout after ${timeoutMs} ms`;
-  if (/refused|ECONNREFUSED/i.test(msg)) return 'connection refused';
-  return 'unreachable';
+  const why = unavailableReason(err);
+  if (why === 'timeout') return `timeout after ${timeoutMs} ms`;
+  return why ?? 'unreachable';
 }
 
 export interface HealthDeps {
