@@ -4,8 +4,9 @@
  * everywhere, so ids never leak across users.
  */
 import { and, asc, count, desc, eq, inArray, max, or, sql } from 'drizzle-orm';
-import type { Db, Orm } from '../../../db/index.ts';
+import { constraintViolation, type Db } from '../../../db/index.ts';
 import { HttpError } from '../../../src/http/errors.ts';
+import { Statements } from '../engine/statements.ts';
 
 export const DEFAULT_TITLE = 'New Conversation';
 export const TITLE_MAX = 255;
@@ -67,6 +68,26 @@ function likeNeedle(q: string): string {
   return `%${q.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
 }
 
+/** A message as the hot path writes it: every column given, `seq` chosen by the caller. */
+export type NewMessage = Omit<MessageRow, 'seq' | 'createdAt' | 'id'> & { id?: string };
+
+/** What a turn needs of an existing conversation's messages (§1.1 step 6, §4.4), from one read. */
+export interface TurnState {
+  /** Prompt history: complete or partial, non-empty, not system, oldest first. */
+  history: { role: 'user' | 'assistant'; content: string }[];
+  /** The highest `seq` stored (0 when none). */
+  lastSeq: number;
+  /** How many user messages are stored, whatever their status. */
+  userMessages: number;
+}
+
+const ph = (name: string) => sql.placeholder(name);
+/**
+ * A placeholder for `update().set()`, whose PostgreSQL typing does not list placeholders although drizzle
+ * binds them like any value there (wrapped in a Param with the column's encoder).
+ */
+const setPh = <T>(name: string) => sql.placeholder(name) as unknown as T;
+
 export interface ListOptions {
   limit: number;
   offset: number;
@@ -74,21 +95,34 @@ export interface ListOptions {
 }
 
 export class ConversationStore {
-  constructor(private readonly db: Db) {}
+  private readonly stmts: Statements;
+
+  constructor(private readonly db: Db) {
+    this.stmts = new Statements(db);
+  }
 
   private get t() {
     return this.db.t;
   }
 
+  /** See `Statements.group`: one commit on SQLite for the writes of one pipeline step. */
+  group<T>(fn: () => Promise<T>): Promise<T> {
+    return this.stmts.group(fn);
+  }
+
   /** The caller's active conversation, or null (malformed ids never reach the database). */
-  async findOwned(userId: string, id: string, orm: Orm = this.db.orm): Promise<ConversationRow | null> {
+  async findOwned(userId: string, id: string): Promise<ConversationRow | null> {
     if (!isUuid(id)) return null;
     const c = this.t.conversations;
-    const rows = await orm
-      .select()
-      .from(c)
-      .where(and(eq(c.id, id.toLowerCase()), eq(c.userId, userId), eq(c.isActive, true)))
-      .limit(1);
+    // Every chat request to an existing conversation runs this twice: prepared (see Statements).
+    const q = this.stmts.get('find_owned', (o) =>
+      o
+        .select()
+        .from(c)
+        .where(and(eq(c.id, ph('id')), eq(c.userId, ph('userId')), eq(c.isActive, true)))
+        .limit(1),
+    );
+    const rows = await q.execute({ id: id.toLowerCase(), userId });
     return (rows[0] as ConversationRow | undefined) ?? null;
   }
 
@@ -220,37 +254,156 @@ export class ConversationStore {
 
   /** After an assistant message: preview and `updated_at`, even if the conversation was deleted meanwhile (#21). */
   async touch(conversationId: string, preview?: string): Promise<void> {
-    const set: { updatedAt: Date; preview?: string } = { updatedAt: new Date() };
-    if (preview !== undefined) set.preview = previewOf(preview);
-    await this.db.orm
-      .update(this.t.conversations)
-      .set(set)
-      .where(eq(this.t.conversations.id, conversationId));
+    const c = this.t.conversations;
+    // Once or twice per chat request: prepared (see Statements).
+    if (preview === undefined) {
+      const q = this.stmts.get('touch', (o) =>
+        o
+          .update(c)
+          .set({ updatedAt: setPh<Date>('now') })
+          .where(eq(c.id, ph('id'))),
+      );
+      await q.execute({ now: new Date(), id: conversationId });
+      return;
+    }
+    const q = this.stmts.get('touch_preview', (o) =>
+      o
+        .update(c)
+        .set({ updatedAt: setPh<Date>('now'), preview: setPh<string>('preview') })
+        .where(eq(c.id, ph('id'))),
+    );
+    await q.execute({ now: new Date(), preview: previewOf(preview), id: conversationId });
   }
 
   /** A conversation created by POST without a title takes it from its first chat message (§4.4). */
-  async titleFromFirstMessage(conv: ConversationRow, message: string): Promise<void> {
+  /** `userMessages`: the count of stored user messages when the caller has it (`turnState`). */
+  async titleFromFirstMessage(conv: ConversationRow, message: string, userMessages?: number): Promise<void> {
     if (conv.titleLocked || conv.title !== DEFAULT_TITLE) return;
     const m = this.t.chatMessages;
-    const existing = await this.db.orm
-      .select({ n: count() })
-      .from(m)
-      .where(and(eq(m.conversationId, conv.id), eq(m.role, 'user')));
-    if (Number(existing[0]?.n ?? 0) > 0) return;
+    if (userMessages === undefined) {
+      const existing = await this.db.orm
+        .select({ n: count() })
+        .from(m)
+        .where(and(eq(m.conversationId, conv.id), eq(m.role, 'user')));
+      userMessages = Number(existing[0]?.n ?? 0);
+    }
+    if (userMessages > 0) return;
     await this.db.orm
       .update(this.t.conversations)
       .set({ title: titleFromMessage(message) })
       .where(eq(this.t.conversations.id, conv.id));
   }
 
-  /** Stored history for the prompt: complete or partial, non-empty, oldest first. */
-  async history(conversationId: string): Promise<MessageRow[]> {
+  // ── Chat hot path (§1.1 steps 5, 6 and 8) ─────────────────────────────────────────────────────────────
+
+  /**
+   * History, highest `seq` and user-message count of a conversation in one read, taken once per turn under
+   * the conversation lock (why: it replaces a history query per provider attempt, two `max(seq)` queries and
+   * the first-message count of §4.4).
+   */
+  async turnState(conversationId: string): Promise<TurnState> {
     const m = this.t.chatMessages;
-    const rows = await this.db.orm
-      .select()
-      .from(m)
-      .where(and(eq(m.conversationId, conversationId), inArray(m.status, ['complete', 'partial'])))
-      .orderBy(asc(m.createdAt), asc(m.seq));
-    return (rows as MessageRow[]).filter((r) => r.content !== '' && r.role !== 'system');
+    const q = this.stmts.get('turn_rows', (o) =>
+      o
+        .select({ seq: m.seq, role: m.role, status: m.status, content: m.content })
+        .from(m)
+        .where(eq(m.conversationId, ph('id')))
+        .orderBy(asc(m.createdAt), asc(m.seq)),
+    );
+    const rows = await q.execute({ id: conversationId });
+    const history: TurnState['history'] = [];
+    let lastSeq = 0;
+    let userMessages = 0;
+    for (const r of rows) {
+      if (r.seq > lastSeq) lastSeq = r.seq;
+      if (r.role === 'user') userMessages++;
+      // Prompt history leaves out failed (`error`), empty and system messages (§1.1 step 6).
+      if (r.status === 'error' || r.content === '' || r.role === 'system') continue;
+      history.push({ role: r.role, content: r.content });
+    }
+    return { history, lastSeq, userMessages };
+  }
+
+  private insertMessageStmt() {
+    const m = this.t.chatMessages;
+    return this.stmts.get('insert_message', (o) =>
+      o.insert(m).values({
+        id: ph('id'),
+        conversationId: ph('conversationId'),
+        userId: ph('userId'),
+        seq: ph('seq'),
+        role: ph('role'),
+        content: ph('content'),
+        status: ph('status'),
+        finishReason: ph('finishReason'),
+        model: ph('model'),
+        provider: ph('provider'),
+        personaId: ph('personaId'),
+        inputTokens: ph('inputTokens'),
+        outputTokens: ph('outputTokens'),
+        tokensUsed: ph('tokensUsed'),
+        costUsd: ph('costUsd'),
+        createdAt: ph('createdAt'),
+      }),
+    );
+  }
+
+  /**
+   * Inserts a message with the `seq` the caller worked out under the conversation lock. The lock is per chat
+   * instance; if another instance took that number meanwhile, the unique index refuses it and the message
+   * goes through `append` (highest seq read and insert in one transaction), as every message used to.
+   */
+  async insertMessage(msg: NewMessage, seq: number, createdAt = new Date()): Promise<MessageRow> {
+    const row: MessageRow = { ...msg, id: msg.id ?? crypto.randomUUID(), seq, createdAt };
+    try {
+      await this.insertMessageStmt().execute(row as unknown as Record<string, unknown>);
+      return row;
+    } catch (err) {
+      if (constraintViolation(err) !== 'unique') throw err;
+      return this.append({ ...msg, id: row.id });
+    }
+  }
+
+  /**
+   * Step 5 for a new conversation: the conversation (titled from the message, unlocked, §4.4) and its first
+   * message. Its `updated_at` is the message's time already, so no separate touch.
+   */
+  async startConversation(
+    userId: string,
+    title: string,
+    msg: NewMessage,
+  ): Promise<{
+    conversation: ConversationRow;
+    message: MessageRow;
+  }> {
+    const now = new Date();
+    const conversation: ConversationRow = {
+      id: crypto.randomUUID(),
+      userId,
+      title,
+      titleLocked: false,
+      preview: '',
+      isActive: true,
+      createdAt: now,
+      updatedAt: now,
+    };
+    const c = this.t.conversations;
+    const insert = this.stmts.get('insert_conversation', (o) =>
+      o.insert(c).values({
+        id: ph('id'),
+        userId: ph('userId'),
+        title: ph('title'),
+        titleLocked: ph('titleLocked'),
+        preview: ph('preview'),
+        isActive: ph('isActive'),
+        createdAt: ph('createdAt'),
+        updatedAt: ph('updatedAt'),
+      }),
+    );
+    const message = await this.group(async () => {
+      await insert.execute(conversation as unknown as Record<string, unknown>);
+      return this.insertMessage({ ...msg, conversationId: conversation.id }, 1, now);
+    });
+    return { conversation, message };
   }
 }

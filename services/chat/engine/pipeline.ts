@@ -19,6 +19,7 @@ import {
   conversationNotFound,
   isUuid,
   type MessageRow,
+  type NewMessage,
   titleFromMessage,
 } from '../conversations/service.ts';
 import { costUsd, type ModelInfo } from '../models/registry.ts';
@@ -30,7 +31,7 @@ import type { ConversationLocks } from './lock.ts';
 import { buildSystemPrompt, estimateTokens, fitHistory, mergeSameRole } from './prompt.ts';
 import { fallbackTargets, type SelectionRequest, selectModel } from './selection.ts';
 import type { SessionHistory } from './session.ts';
-import type { UsageLedger } from './usage.ts';
+import type { UsageEntry, UsageLedger } from './usage.ts';
 
 export const MESSAGE_CREATED = 'gaia.chat.message.created';
 const MAX_TOOL_ROUNDS = 3;
@@ -88,6 +89,8 @@ export interface PreparedTurn {
   warnings: string[];
   conversation: ConversationRow | null;
   userMessage: MessageRow | null;
+  /** The conversation's stored history before this turn (§1.1 step 6), read once under the lock. */
+  history: PromptMessage[];
   release: () => void;
 }
 
@@ -196,6 +199,11 @@ export class ChatEngine {
     const { config, conversations, personas, providers } = this.d;
     const user = req.user;
 
+    // Step 3 starts alongside step 2 (why: on PostgreSQL the two reads then cost one round trip), but its
+    // outcome is taken only after the conversation check, so a bad conversation is still the error reported.
+    const personaLookup = req.usePersona ? personas.forChat(user.id, req.personaId) : null;
+    personaLookup?.catch(() => {});
+
     // Step 2: conversation (before anything is written, so a bad id stores nothing).
     let conversation: ConversationRow | null = null;
     if (req.history.kind === 'conversation' && req.history.id !== null) {
@@ -204,7 +212,7 @@ export class ChatEngine {
     }
 
     // Step 3: persona.
-    const persona = req.usePersona ? await personas.forChat(user.id, req.personaId) : null;
+    const persona = personaLookup ? await personaLookup : null;
 
     // Step 4: model.
     let model: ModelInfo;
@@ -235,21 +243,10 @@ export class ChatEngine {
     try {
       // Step 5: persist first.
       let userMessage: MessageRow | null = null;
+      let history: PromptMessage[] = [];
       if (req.history.kind === 'conversation') {
-        if (!conversation) {
-          // Titled from its first message but left unlocked: only an explicit title is locked (§4.4).
-          conversation = await conversations.create(user.id, titleFromMessage(req.message), {
-            locked: false,
-          });
-        } else {
-          // The lock was acquired after the ownership check; a delete in between rejects the request.
-          const still = await conversations.findOwned(user.id, conversation.id);
-          if (!still) throw conversationNotFound(conversation.id);
-          conversation = still;
-          await conversations.titleFromFirstMessage(conversation, req.message);
-        }
-        userMessage = await conversations.append({
-          conversationId: conversation.id,
+        const msg: NewMessage = {
+          conversationId: conversation?.id ?? '',
           userId: user.id,
           role: 'user',
           content: req.message,
@@ -262,9 +259,36 @@ export class ChatEngine {
           outputTokens: null,
           tokensUsed: null,
           costUsd: null,
-        });
-        await conversations.touch(conversation.id);
-        await this.publish(userMessage, null);
+        };
+        if (!conversation) {
+          // Titled from its first message but left unlocked: only an explicit title is locked (§4.4).
+          // A new conversation has no history to read and its first message is seq 1.
+          const started = await conversations.startConversation(user.id, titleFromMessage(req.message), msg);
+          conversation = started.conversation;
+          userMessage = started.message;
+        } else {
+          // The lock was acquired after the ownership check; a delete in between rejects the request.
+          // The history is read now, before this turn's message, so it needs no filtering later; the lock
+          // keeps this instance's other requests out, so its highest seq numbers both messages of the turn.
+          const [still, state] = await Promise.all([
+            conversations.findOwned(user.id, conversation.id),
+            conversations.turnState(conversation.id),
+          ]);
+          if (!still) throw conversationNotFound(conversation.id);
+          conversation = still;
+          history = state.history;
+          await conversations.titleFromFirstMessage(conversation, req.message, state.userMessages);
+          const id = conversation.id;
+          userMessage = await conversations.group(async () => {
+            const [row] = await Promise.all([
+              conversations.insertMessage(msg, state.lastSeq + 1),
+              conversations.touch(id),
+            ]);
+            return row;
+          });
+        }
+        // Queued on the bus before the provider is called; not awaited (see publish).
+        this.publish(userMessage, null);
       }
       return {
         req,
@@ -276,6 +300,7 @@ export class ChatEngine {
         warnings,
         conversation,
         userMessage,
+        history,
         release,
       };
     } catch (err) {
@@ -284,22 +309,31 @@ export class ChatEngine {
     }
   }
 
-  private async publish(msg: MessageRow, extra: { model: string; provider: string } | null): Promise<void> {
-    try {
-      await this.d.bus.publish(MESSAGE_CREATED, {
-        conversation_id: msg.conversationId,
-        message_id: msg.id,
-        user_id: msg.userId,
-        role: msg.role,
-        status: msg.status,
-        model: extra?.model ?? msg.model,
-        provider: extra?.provider ?? msg.provider,
-        tokens_used: msg.tokensUsed,
-        timestamp: msg.createdAt.toISOString(),
-      });
-    } catch (err) {
+  /**
+   * Publishes `gaia.chat.message.created`. Both bus transports queue the message synchronously inside
+   * `publish` (handlers never run inline), so the caller does not wait for the returned promise (why: one
+   * less hop between storing a message and the provider call or the response).
+   */
+  private publish(msg: MessageRow, extra: { model: string; provider: string } | null): void {
+    const onError = (err: unknown) =>
       // The event is an analytics hook; a bus hiccup must not fail a stored chat turn.
       this.d.log.warn('could not publish chat message event', { error: (err as Error).message });
+    try {
+      this.d.bus
+        .publish(MESSAGE_CREATED, {
+          conversation_id: msg.conversationId,
+          message_id: msg.id,
+          user_id: msg.userId,
+          role: msg.role,
+          status: msg.status,
+          model: extra?.model ?? msg.model,
+          provider: extra?.provider ?? msg.provider,
+          tokens_used: msg.tokensUsed,
+          timestamp: msg.createdAt.toISOString(),
+        })
+        .catch(onError);
+    } catch (err) {
+      onError(err);
     }
   }
 
@@ -315,10 +349,7 @@ export class ChatEngine {
     }
   }
 
-  private async buildPrompt(
-    turn: PreparedTurn,
-    tools: ToolDef[],
-  ): Promise<{ system: string; messages: PromptMessage[] }> {
+  private buildPrompt(turn: PreparedTurn, tools: ToolDef[]): { system: string; messages: PromptMessage[] } {
     const { req, persona, model } = turn;
     const maxTokens = Math.min(req.maxTokens ?? DEFAULT_MAX_TOKENS, model.maxTokens);
     const h = req.history;
@@ -333,10 +364,8 @@ export class ChatEngine {
     const current: PromptMessage = { role: 'user', content: req.message };
     let past: PromptMessage[] = [];
     if (h.kind === 'conversation' && turn.conversation) {
-      const rows = await this.d.conversations.history(turn.conversation.id);
-      past = rows
-        .filter((r) => r.id !== turn.userMessage?.id)
-        .map((r) => ({ role: r.role as 'user' | 'assistant', content: r.content }));
+      // Read in prepare(), before this turn's message was stored.
+      past = turn.history;
     } else if (h.kind === 'session') {
       const all = this.d.sessions.get(req.user.id);
       // The current message was pushed before the call; it is the prompt's last turn, not history.
@@ -363,10 +392,18 @@ export class ChatEngine {
     if (req.history.kind === 'session')
       this.d.sessions.push(req.user.id, { role: 'user', content: req.message });
 
-    const offered = req.tools && this.d.tools ? await this.d.tools.offer().catch(() => []) : [];
+    // The KB tools are asked for (a health check every 30 s) only when a provider that can use them is
+    // tried (why: nothing is awaited before a tool-less provider's first token).
+    let offered: ToolDef[] | null = null;
+    const toolsFor = async (supportsTools: boolean): Promise<ToolDef[]> => {
+      if (!supportsTools || !req.tools || !this.d.tools) return [];
+      offered ??= await this.d.tools.offer().catch(() => []);
+      return offered;
+    };
     let model = turn.model;
     const candidates = [model];
-    if (req.enableFallback) candidates.push(...(await fallbackTargets(chat, providers.registry, model)));
+    // Fallback targets are worked out when the first attempt fails (why: not on the first-token path).
+    let fallbacksAdded = !req.enableFallback;
     let reasoning = turn.reasoning;
     let fallbackUsed = false;
     let outcome: AttemptOutcome | null = null;
@@ -375,16 +412,20 @@ export class ChatEngine {
     for (let i = 0; i < candidates.length; i++) {
       model = candidates[i]!;
       const provider = providers.get(model.provider);
-      const tools = provider.supportsTools ? offered : [];
-      const prompt = await this.buildPrompt({ ...turn, model }, tools);
+      const tools = await toolsFor(provider.supportsTools);
+      const prompt = this.buildPrompt({ ...turn, model }, tools);
       const attempt = await this.attempt(turn, model, prompt, tools, deadline, opts);
       outcome = attempt;
       const ok = !attempt.error;
       providers.record(model.provider, ok || attempt.emitted, Math.round(attempt.ms), attempt.error);
       if (attempt.error || attempt.clientGone) {
+        const retryable = !attempt.clientGone && !attempt.emitted && attempt.error?.retryable;
+        if (retryable && !fallbacksAdded) {
+          fallbacksAdded = true;
+          candidates.push(...(await fallbackTargets(chat, providers.registry, turn.model)));
+        }
         // Failed attempts that will be retried are ledger rows of their own; the final one is written below.
-        const willRetry =
-          !attempt.clientGone && !attempt.emitted && attempt.error?.retryable && i + 1 < candidates.length;
+        const willRetry = retryable && i + 1 < candidates.length;
         if (willRetry) {
           await this.d.usage.record({
             user: req.user,
@@ -541,43 +582,52 @@ export class ChatEngine {
     const output = o.output ?? estimateTokens(o.text);
     const cost = costUsd(model, input, output);
 
-    let messageId: string | null = null;
-    // A failure before any text stores no assistant message (§8 #13); an empty complete answer is stored (#19).
-    if (turn.conversation && status !== 'failed') {
-      const msg = await conversations.append({
-        conversationId: turn.conversation.id,
-        userId: req.user.id,
-        role: 'assistant',
-        content: o.text,
-        status: status === 'complete' ? 'complete' : 'partial',
-        finishReason,
-        model: model.id,
-        provider: model.provider,
-        personaId: turn.persona && turn.persona.id !== 'default' ? turn.persona.id : null,
-        inputTokens: input,
-        outputTokens: output,
-        tokensUsed: input + output,
-        costUsd: cost,
-      });
-      messageId = msg.id;
-      await conversations.touch(turn.conversation.id, o.text);
-      await this.publish(msg, null);
-    }
-    if (req.history.kind === 'session' && status === 'complete')
-      this.d.sessions.push(req.user.id, { role: 'assistant', content: o.text });
-
-    await this.d.usage.record({
+    const usage: UsageEntry = {
       user: req.user,
       endpoint: req.endpoint,
       conversationId: turn.conversation?.id ?? null,
-      messageId,
+      messageId: null,
       model,
       input,
       output,
       estimated,
       status: o.clientGone ? 'aborted' : o.error ? 'error' : 'ok',
       latencyMs: o.ms,
-    });
+    };
+    let messageId: string | null = null;
+    // A failure before any text stores no assistant message (§8 #13); an empty complete answer is stored (#19).
+    if (turn.conversation && status !== 'failed') {
+      const conversationId = turn.conversation.id;
+      // Message, preview and usage row are one commit on SQLite (see Statements.group), written before the
+      // response or the terminal events. The lock still holds, so the seq follows the user message's.
+      const msg = await conversations.group(async () => {
+        const row = await conversations.insertMessage(
+          {
+            conversationId,
+            userId: req.user.id,
+            role: 'assistant',
+            content: o.text,
+            status: status === 'complete' ? 'complete' : 'partial',
+            finishReason,
+            model: model.id,
+            provider: model.provider,
+            personaId: turn.persona && turn.persona.id !== 'default' ? turn.persona.id : null,
+            inputTokens: input,
+            outputTokens: output,
+            tokensUsed: input + output,
+            costUsd: cost,
+          },
+          (turn.userMessage?.seq ?? 0) + 1,
+        );
+        usage.messageId = row.id;
+        await Promise.all([conversations.touch(conversationId, o.text), this.d.usage.record(usage)]);
+        return row;
+      });
+      messageId = msg.id;
+      this.publish(msg, null);
+    } else await this.d.usage.record(usage);
+    if (req.history.kind === 'session' && status === 'complete')
+      this.d.sessions.push(req.user.id, { role: 'assistant', content: o.text });
 
     return {
       text: o.text,

@@ -7,6 +7,7 @@ import type { Db } from '../../../db/index.ts';
 import type { User } from '../../../src/http/service.ts';
 import type { Logger } from '../../../src/log.ts';
 import { costUsd, type ModelInfo } from '../models/registry.ts';
+import { Statements } from './statements.ts';
 
 export interface UsageEntry {
   user: User;
@@ -22,14 +23,39 @@ export interface UsageEntry {
 }
 
 export class UsageLedger {
+  private readonly stmts: Statements;
+
   constructor(
     private readonly db: Db,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.stmts = new Statements(db);
+  }
 
   async record(e: UsageEntry): Promise<void> {
+    const u = this.db.t.llmUsage;
+    const ph = (name: string) => sql.placeholder(name);
+    // One row per chat request, stateless ones included: prepared (see Statements).
+    const insert = this.stmts.get('insert_usage', (o) =>
+      o.insert(u).values({
+        id: ph('id'),
+        userId: ph('userId'),
+        conversationId: ph('conversationId'),
+        messageId: ph('messageId'),
+        endpoint: ph('endpoint'),
+        provider: ph('provider'),
+        model: ph('model'),
+        inputTokens: ph('inputTokens'),
+        outputTokens: ph('outputTokens'),
+        costUsd: ph('costUsd'),
+        estimated: ph('estimated'),
+        status: ph('status'),
+        latencyMs: ph('latencyMs'),
+        createdAt: ph('createdAt'),
+      }),
+    );
     try {
-      await this.db.orm.insert(this.db.t.llmUsage).values({
+      await insert.execute({
         id: crypto.randomUUID(),
         userId: e.user.id,
         conversationId: e.conversationId,

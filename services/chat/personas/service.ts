@@ -8,6 +8,7 @@ import type { Db } from '../../../db/index.ts';
 import { HttpError } from '../../../src/http/errors.ts';
 import type { User } from '../../../src/http/service.ts';
 import { isUuid } from '../conversations/service.ts';
+import { Statements } from '../engine/statements.ts';
 
 export const MU_ID = '00000000-0000-4000-8000-000000000003';
 
@@ -95,11 +96,78 @@ function isUniqueViolation(err: unknown): boolean {
   return code === '23505' || /UNIQUE constraint failed|duplicate key/i.test(msg);
 }
 
+/**
+ * How long a persona read for chat is reused. Why: every chat request resolves a persona (two queries, one
+ * of them a join) while personas change rarely. Writes through this instance clear the cache at once; a
+ * change made through another chat instance (split mode) shows here within this time.
+ */
+const PERSONA_CACHE_TTL_MS = 5000;
+const PERSONA_CACHE_MAX = 1000;
+const MU_KEY = '\u0000mu';
+
 export class PersonaStore {
-  constructor(private readonly db: Db) {}
+  private readonly stmts: Statements;
+  /** Personas by lower-case id, and the active Mu under MU_KEY (null: none), for chat only. */
+  private readonly cache = new Map<string, { row: PersonaRow | null; at: number }>();
+  /** Bumped by every write, so a read that started before it never stores what it saw. */
+  private generation = 0;
+
+  constructor(private readonly db: Db) {
+    this.stmts = new Statements(db);
+  }
 
   private get p() {
     return this.db.t.personas;
+  }
+
+  /** Forgets every cached persona (after a write through this instance). */
+  invalidate(): void {
+    this.generation++;
+    this.cache.clear();
+  }
+
+  private async cached(key: string, load: () => Promise<PersonaRow | null>): Promise<PersonaRow | null> {
+    const hit = this.cache.get(key);
+    if (hit && Date.now() - hit.at < PERSONA_CACHE_TTL_MS) return hit.row;
+    const generation = this.generation;
+    const row = await load();
+    // Unknown ids are not remembered (they would only fill the cache); a missing Mu is.
+    if (generation === this.generation && (row || key === MU_KEY)) {
+      if (this.cache.size >= PERSONA_CACHE_MAX) this.cache.clear();
+      this.cache.set(key, { row, at: Date.now() });
+    }
+    return row;
+  }
+
+  /** The persona row for chat, from the cache (see PERSONA_CACHE_TTL_MS). */
+  private findForChat(id: string): Promise<PersonaRow | null> {
+    if (!isUuid(id)) return Promise.resolve(null);
+    const key = id.toLowerCase();
+    return this.cached(key, async () => {
+      const q = this.stmts.get('persona_by_id', (o) =>
+        o
+          .select()
+          .from(this.p)
+          .where(eq(this.p.id, sql.placeholder('id')))
+          .limit(1),
+      );
+      const rows = await q.execute({ id: key });
+      return (rows[0] as PersonaRow | undefined) ?? null;
+    });
+  }
+
+  /** The user's stored choice (not cached: it is per user, and another instance may have just set it). */
+  private async preferenceOf(userId: string): Promise<string | null> {
+    const pref = this.db.t.userPersonaPreferences;
+    const q = this.stmts.get('persona_preference', (o) =>
+      o
+        .select({ personaId: pref.personaId })
+        .from(pref)
+        .where(eq(pref.userId, sql.placeholder('userId')))
+        .limit(1),
+    );
+    const rows = await q.execute({ userId });
+    return rows[0]?.personaId ?? null;
   }
 
   async list(activeOnly: boolean): Promise<PersonaRow[]> {
@@ -146,11 +214,20 @@ export class PersonaStore {
     return (await this.activeMu()) ?? BUILTIN_MU;
   }
 
-  /** The persona a chat request names (§1.1 step 3); must be active to chat with. */
+  /**
+   * The persona a chat request names (§1.1 step 3); must be active to chat with. Absent or `default`: the
+   * caller's active persona, resolved as `current` does, with persona rows from the cache.
+   */
   async forChat(userId: string, personaId: string | null | undefined): Promise<PersonaRow> {
-    if (personaId === undefined || personaId === null || personaId === '' || personaId === 'default')
-      return this.current(userId);
-    const row = await this.find(personaId);
+    if (personaId === undefined || personaId === null || personaId === '' || personaId === 'default') {
+      const prefId = await this.preferenceOf(userId);
+      if (prefId !== null) {
+        const chosen = await this.findForChat(prefId);
+        if (chosen?.isActive) return chosen;
+      }
+      return (await this.cached(MU_KEY, () => this.activeMu())) ?? BUILTIN_MU;
+    }
+    const row = await this.findForChat(personaId);
     if (!row?.isActive) throw personaNotFound(personaId);
     return row;
   }
@@ -187,6 +264,8 @@ export class PersonaStore {
       // Two creators racing past the check meet the unique index instead.
       if (isUniqueViolation(err)) throw new HttpError(409, `Persona name already exists: ${name}`);
       throw err;
+    } finally {
+      this.invalidate();
     }
     return row;
   }
@@ -219,6 +298,8 @@ export class PersonaStore {
     } catch (err) {
       if (isUniqueViolation(err)) throw new HttpError(409, `Persona name already exists: ${set.name}`);
       throw err;
+    } finally {
+      this.invalidate();
     }
     return { ...row, ...set };
   }
@@ -226,10 +307,14 @@ export class PersonaStore {
   async remove(user: User, id: string): Promise<PersonaRow> {
     const row = await this.require(id);
     this.assertMayModify(user, row);
-    await this.db.orm
-      .update(this.p)
-      .set({ isActive: false, updatedAt: new Date() })
-      .where(eq(this.p.id, row.id));
+    try {
+      await this.db.orm
+        .update(this.p)
+        .set({ isActive: false, updatedAt: new Date() })
+        .where(eq(this.p.id, row.id));
+    } finally {
+      this.invalidate();
+    }
     return { ...row, isActive: false };
   }
 
@@ -261,9 +346,12 @@ export class PersonaStore {
       await this.db.orm.insert(this.p).values(row);
     } catch (err) {
       if (!isUniqueViolation(err)) throw err;
+      // Someone else (another instance) seeded Mu meanwhile.
+      this.invalidate();
       const again = await this.db.orm.select().from(this.p).where(sql`lower(${this.p.name}) = 'mu'`).limit(1);
       return { persona: again[0] as PersonaRow, created: false };
     }
+    this.invalidate();
     return { persona: row, created: true };
   }
 }
