@@ -12,8 +12,8 @@
  *     `POST /v1/chat/completions` on the same provider, which shows what storing conversations costs.
  *
  * Gaia's upstream calls go through Bun's fetch, which opens at most BUN_CONFIG_MAX_HTTP_REQUESTS (default 256)
- * connections at once; Gaia inherits this process's environment, so the printed open-at-the-fake figure shows
- * the effect of that setting.
+ * connections at once. Gaia runs as `bun run dev` and the container run it, with 4096 (package.json,
+ * Dockerfile); set BUN_CONFIG_MAX_HTTP_REQUESTS in this process's environment to measure another value.
  *
  * Processes: Gaia (`bun src/main.ts`), the fake (bench/servers/fake-openai.ts), the raw server, and a client
  * (this file with `client <job>`) that measures the streams; wrk (or a Bun fetch loop) for throughput.
@@ -393,6 +393,8 @@ async function startGaia(fakeUrl: string): Promise<Child> {
       // The bench measures chat, not the limiter: lift the per-identity limits.
       GAIA_RATE_LIMIT: '100000000/minute',
       GAIA_MAX_CONCURRENT_STREAMS: '100000',
+      // As `bun run dev` and the container start Gaia (package.json, Dockerfile).
+      BUN_CONFIG_MAX_HTTP_REQUESTS: process.env.BUN_CONFIG_MAX_HTTP_REQUESTS ?? '4096',
       // `openai` answers from the fake; OPENAI_MODELS spares a model listing at startup. `local` stays
       // registered for the throughput part, which must not depend on the fake.
       OPENAI_API_KEY: 'sk-bench',
@@ -613,7 +615,7 @@ export async function benchChat(): Promise<ChatBenchResult> {
         hwmMb: procStatusKb(gaia.proc.pid, 'VmHWM') / 1024,
       },
       throughput: { raw: rawLoad, gaia: gaiaLoad, stateless: statelessLoad },
-      gaiaFetchLimit: process.env.BUN_CONFIG_MAX_HTTP_REQUESTS ?? 'unset (Bun default 256)',
+      gaiaFetchLimit: process.env.BUN_CONFIG_MAX_HTTP_REQUESTS ?? '4096',
     };
   } finally {
     // Gaia first: it drains its open streams, which need the fake still up.

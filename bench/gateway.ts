@@ -15,7 +15,8 @@ import { freePort, type LoadResult, runLoad, waitFor } from './lib.ts';
 const DEV_KEY = 'FJUeDkZRy0uPp7cYtavMsIfwi7weF9-RT7BeOlusqnE';
 const ROOT = join(import.meta.dir, '..');
 const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 5);
-const ROUTE = process.env.BENCH_ROUTE ?? '/v1/models';
+// A trivial authenticated service route: chat's in-memory scratch-history status, no database.
+const ROUTE = process.env.BENCH_ROUTE ?? '/api/v0.2/chat/status';
 
 interface Proc {
   proc: ReturnType<typeof Bun.spawn>;
