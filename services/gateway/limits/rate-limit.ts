@@ -76,10 +76,11 @@ export class RateLimiter {
     };
   }
 
-  async hit(bucket: string): Promise<Hit> {
+  /** Synchronous with the in-memory store: this runs on every request, so no promise when none is needed. */
+  hit(bucket: string): Hit | Promise<Hit> {
     const now = Date.now();
-    const count = await this.store.incr(`${this.name}:${bucket}`, this.window(now).start, this.rule.windowMs);
-    return this.result(count, now);
+    const count = this.store.incr(`${this.name}:${bucket}`, this.window(now).start, this.rule.windowMs);
+    return typeof count === 'number' ? this.result(count, now) : count.then((c) => this.result(c, now));
   }
 
   /** Reads without counting (the failure limit is checked before it is known whether a request fails). */
