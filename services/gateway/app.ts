@@ -25,6 +25,7 @@ import {
   readLimitedBody,
   requestIdFrom,
 } from './proxy/forward.ts';
+import { relayStream, streamFamily } from './proxy/stream.ts';
 import { GATEWAY_ROUTES, PROXY_ROUTES, type ProxyRoute, pathMatcher } from './routes.ts';
 
 export interface GatewayDeps {
@@ -35,6 +36,8 @@ export interface GatewayDeps {
   clients: ServiceClients;
   /** False until migrations, seeds and the bus attempt are done (`/health/ready` answers 503). */
   isReady: () => boolean;
+  /** Silence between bytes of a chat stream before the gateway cuts it (gateway.md §11: 60 s). */
+  streamSilenceMs?: number;
 }
 
 /** Per-request state threaded through the wrapper. */
@@ -278,39 +281,6 @@ export function createGateway(deps: GatewayDeps): Gateway {
   const timeoutFor = (route: ProxyRoute): number =>
     route.chat ? g.chatTimeoutMs : route.limit === 'asset-generate' ? 130_000 : g.requestTimeoutMs;
 
-  /** Relays a stream chunk by chunk and runs `done` once when it ends or the client goes away. */
-  const relayStream = (body: ReadableStream<Uint8Array>, done: () => void): ReadableStream<Uint8Array> => {
-    const reader = body.getReader();
-    let finished = false;
-    const end = () => {
-      if (finished) return;
-      finished = true;
-      done();
-    };
-    return new ReadableStream<Uint8Array>(
-      {
-        async pull(controller) {
-          try {
-            const { done: d, value } = await reader.read();
-            if (d) {
-              end();
-              controller.close();
-            } else controller.enqueue(value);
-          } catch (err) {
-            end();
-            controller.error(err);
-          }
-        },
-        cancel(reason) {
-          end();
-          // Propagates the disconnect upstream, so chat aborts the provider and saves the partial answer.
-          return reader.cancel(reason);
-        },
-      },
-      { highWaterMark: 0 },
-    );
-  };
-
   const proxy = async (route: ProxyRoute, request: Request, ctx: Ctx): Promise<Response> => {
     const client = clients[route.owner];
     // Method and limits first: an oversized body is refused before anything else reads it.
@@ -399,9 +369,13 @@ export function createGateway(deps: GatewayDeps): Gateway {
         streaming++;
         const slot = streamSlot;
         streamSlot = null;
-        const stream = relayStream(upstream.body, () => {
-          streaming--;
-          if (slot) streams.release(slot);
+        const stream = relayStream(upstream.body, {
+          done: () => {
+            streaming--;
+            if (slot) streams.release(slot);
+          },
+          family: route.chat ? streamFamily(route.path) : undefined,
+          silenceMs: deps.streamSilenceMs ?? 60_000,
         });
         return new Response(stream, { status: upstream.status, headers: outHeaders });
       }

@@ -439,3 +439,39 @@ for (const backend of testBackends().filter((b) => b.name === 'postgresql')) {
     });
   });
 }
+
+describe('silent upstream streams', () => {
+  test('after the silence limit the gateway ends the stream in its family format and aborts upstream', async () => {
+    const h = await startGatewayHarness({ streamSilenceMs: 150, env: { GAIA_RATE_LIMIT: '1000/minute' } });
+    try {
+      const v03 = await fetch(`${h.url}/api/v0.3/chat?sse=1&hold=1`, {
+        method: 'POST',
+        headers: KEY,
+        body: '{"message":"x","stream":true}',
+      });
+      expect(await v03.text()).toBe(
+        'data: {"type": "content", "content": "first"}\n\n' +
+          'data: {"type": "error", "error": {"message": "The chat service stopped responding.", "type": "provider_timeout"}}\n\n' +
+          'data: {"type": "done", "finish_reason": "error"}\n\ndata: [DONE]\n\n',
+      );
+      const deadline = Date.now() + 1000;
+      while (h.echo.aborted < 1 && Date.now() < deadline) await Bun.sleep(10);
+      expect(h.echo.aborted).toBe(1);
+      expect(h.gateway.openStreams()).toBe(0);
+
+      const openai = await fetch(`${h.url}/v1/chat/completions?sse=1&hold=1`, {
+        method: 'POST',
+        headers: KEY,
+        body: '{"model":"m","messages":[{"role":"user","content":"x"}],"stream":true}',
+      });
+      const text = await openai.text();
+      expect(
+        text.endsWith(
+          'data: {"error": {"message": "The chat service stopped responding.", "type": "api_error", "param": null, "code": "provider_timeout"}}\n\ndata: [DONE]\n\n',
+        ),
+      ).toBe(true);
+    } finally {
+      await h.stop();
+    }
+  });
+});

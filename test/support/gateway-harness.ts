@@ -53,6 +53,7 @@ export interface HarnessOptions {
   env?: Record<string, string>;
   /** Services that have no client at all (the gateway must answer 503 for them). */
   missing?: ServiceName[];
+  streamSilenceMs?: number;
 }
 
 function echoHandler(name: ServiceName, secret: string, control: EchoControl) {
@@ -138,7 +139,15 @@ export async function startGatewayHarness(opts: HarnessOptions = {}): Promise<Ga
       echoHandler(name, config.internalSecret, echo),
     );
   }
-  const gateway = createGateway({ config, db, bus, log, clients, isReady: () => true });
+  const gateway = createGateway({
+    config,
+    db,
+    bus,
+    log,
+    clients,
+    isReady: () => true,
+    streamSilenceMs: opts.streamSilenceMs,
+  });
   await gateway.auth.loadRevocations();
   const fetch = gateway.app.fetch;
   const server = Bun.serve({ port: 0, hostname: '127.0.0.1', idleTimeout: 120, fetch: (req) => fetch(req) });
