@@ -194,6 +194,13 @@ describe('gateway HTTP contract', () => {
     expect(await res.text()).toBe('');
   });
 
+  test('request headers over 16 KiB are refused by the HTTP server (431)', async () => {
+    const big = await fetch(`${h.url}/health`, { headers: { 'X-Big': 'a'.repeat(20_000) } });
+    expect(big.status).toBe(431);
+    const fine = await fetch(`${h.url}/health`, { headers: { 'X-Big': 'a'.repeat(8_000) } });
+    expect(fine.status).toBe(200);
+  });
+
   test('NUL or encoded slashes are 400 Invalid path; dot segments never reach a service', async () => {
     for (const p of [
       '/api/v1/conversations/a%2Fb',
