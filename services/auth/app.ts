@@ -3,7 +3,7 @@
  * provider by default and Supabase when configured. Composed from feature plugins on the service kernel.
  */
 import { Elysia } from 'elysia';
-import { createServiceApp, type ServiceDeps } from '../../src/http/service.ts';
+import { createServiceApp, type ServiceDeps, SHORT_HOSTS } from '../../src/http/service.ts';
 import type { ServiceFactory } from '../../src/platform.ts';
 import { apiKeyRoutes } from './api-keys/index.ts';
 import { ApiKeysService } from './api-keys/service.ts';
@@ -63,7 +63,7 @@ export function createAuthApp(deps: ServiceDeps, opts: AuthAppOptions = {}) {
     deps,
     health: () => ({ provider: parts.provider.name }),
   });
-  return new Elysia({ name: 'gaia-auth' })
+  return new Elysia({ name: 'gaia-auth', handler: SHORT_HOSTS })
     .onParse({ as: 'global' }, ({ request }) => {
       // Logout and api-key-login ignore their body, so a malformed one must not fail them. Registered before
       // the kernel, so it runs before the kernel's JSON parser (which would answer 400).

@@ -3,6 +3,7 @@
  * and rate limits, forwards to the owning service with a signed identity, relays the answer (streams
  * chunk by chunk) and aggregates health.
  */
+
 import { Elysia, t } from 'elysia';
 import type { Db } from '../../db/index.ts';
 import type { Bus } from '../../src/bus/types.ts';
@@ -11,6 +12,7 @@ import { isMultipart, parseJsonBytes, unsupportedMedia } from '../../src/http/bo
 import { type ServiceClients, unavailable } from '../../src/http/client.ts';
 import { HttpError, isOpenAiPath, jsonResponse, withOpenAiEnvelope } from '../../src/http/errors.ts';
 import { IDENTITY_HEADER, type Identity, signIdentity } from '../../src/http/identity.ts';
+import { SHORT_HOSTS } from '../../src/http/service.ts';
 import { validate } from '../../src/http/validate.ts';
 import type { Logger } from '../../src/log.ts';
 import { GatewayAuth, type Principal, readCredentials } from './auth/service.ts';
@@ -469,7 +471,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
       return make();
     });
 
-  const app = new Elysia({ name: 'gaia-gateway' })
+  const app = new Elysia({ name: 'gaia-gateway', handler: SHORT_HOSTS })
     .onRequest(({ request, server }) => {
       // CORS preflights skip authentication and limits (gateway.md §9).
       if (request.method !== 'OPTIONS') return;
@@ -505,7 +507,8 @@ export function createGateway(deps: GatewayDeps): Gateway {
         methods.add(m.method);
         if (m.method === 'GET') methods.add('HEAD');
       }
-      if (methods.size > 0)
+      // Only a method the path does not have is a 405; anything else is simply not found.
+      if (methods.size > 0 && !methods.has(request.method))
         return finish(
           request,
           ctx,

@@ -2,8 +2,10 @@
  * The web UI (spec/web.md): server-rendered HTML driven by htmx, on port 8080. It owns no data: every
  * read and write is a gateway call with the signed-in user's token, which never leaves the server.
  */
+
 import { Elysia } from 'elysia';
 import type { Config } from '../../src/config.ts';
+import { SHORT_HOSTS } from '../../src/http/service.ts';
 import type { Logger } from '../../src/log.ts';
 import { authRoutes } from './auth/index.ts';
 import { chatRoutes } from './chat/index.ts';
@@ -43,7 +45,7 @@ export function createWebApp(deps: WebDeps) {
     return kit.finish(staticResponse(path, request.method), null, crypto.randomUUID());
   };
 
-  return new Elysia({ name: 'gaia-web' })
+  return new Elysia({ name: 'gaia-web', handler: SHORT_HOSTS })
     .onError(({ code, request, error }) => {
       if (code === 'NOT_FOUND') return kit.notFound(request);
       log.error('web request failed', { path: new URL(request.url).pathname, error });

@@ -12,6 +12,13 @@ import type { ServiceClients } from './client.ts';
 import { HttpError, isOpenAiPath, jsonResponse, withOpenAiEnvelope } from './errors.ts';
 import { IDENTITY_HEADER, type Identity, verifyIdentitySync } from './identity.ts';
 
+/**
+ * Elysia by default finds the path by skipping 11 characters (`http://a.bc`), so a Host of one to three
+ * characters (`Host: gw`, `Host: a:1`) loses its path and every route answers 404. Gaia's apps turn that
+ * shortcut off.
+ */
+export const SHORT_HOSTS = { standardHostname: false } as const;
+
 export interface ServiceDeps {
   config: Config;
   db: Db;
@@ -69,7 +76,7 @@ export interface ServiceAppOptions {
 
 export function createServiceApp({ name, deps, health }: ServiceAppOptions) {
   const { config, db, log } = deps;
-  return new Elysia({ name: `gaia-${name}-kernel` })
+  return new Elysia({ name: `gaia-${name}-kernel`, handler: SHORT_HOSTS })
     .onRequest(({ request }) => {
       // Checked before parsing: Elysia reports any parser failure as a generic parse error.
       if (
