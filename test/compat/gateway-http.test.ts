@@ -121,6 +121,22 @@ describe('gateway HTTP contract', () => {
     });
     expect(res.status).toBe(413);
     expect(await res.json()).toEqual({ detail: 'Request body too large (limit 1048576 bytes)' });
+    // Chat routes take up to 8 MiB; past it nothing reaches the chat service (so nothing is stored).
+    const seen = h.echo.seen.length;
+    res = await fetch(`${h.url}/api/v1/chat`, {
+      method: 'POST',
+      headers: KEY,
+      body: 'x'.repeat(8 * 1_048_576 + 1),
+    });
+    expect(res.status).toBe(413);
+    expect(await res.json()).toEqual({ detail: 'Request body too large (limit 8388608 bytes)' });
+    expect(h.echo.seen.length).toBe(seen);
+    res = await fetch(`${h.url}/api/v1/chat`, {
+      method: 'POST',
+      headers: KEY,
+      body: 'x'.repeat(2 * 1_048_576),
+    });
+    expect(res.status).toBe(200);
   });
 
   test('bodies are forwarded as JSON whatever Content-Type says; multipart is 415', async () => {
