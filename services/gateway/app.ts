@@ -11,7 +11,7 @@ import { type Config, describeRateLimit, type ServiceName } from '../../src/conf
 import { isMultipart, parseJsonBytes, unsupportedMedia } from '../../src/http/body.ts';
 import { type ServiceClients, unavailable } from '../../src/http/client.ts';
 import { HttpError, isOpenAiPath, jsonResponse, withOpenAiEnvelope } from '../../src/http/errors.ts';
-import { IDENTITY_HEADER, type Identity, signIdentity } from '../../src/http/identity.ts';
+import { IDENTITY_HEADER, type Identity, signIdentitySync } from '../../src/http/identity.ts';
 import { SHORT_HOSTS } from '../../src/http/service.ts';
 import { validate } from '../../src/http/validate.ts';
 import type { Logger } from '../../src/log.ts';
@@ -343,7 +343,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
         forwardAuthorization: route.forwardAuthorization,
         json: route.json && hasBody,
       });
-      headers.set(IDENTITY_HEADER, await signIdentity(config.internalSecret, identityFor(ctx)));
+      headers.set(IDENTITY_HEADER, signIdentitySync(config.internalSecret, identityFor(ctx)));
       headers.set('x-request-id', ctx.rid);
       headers.set('x-forwarded-for', ctx.ip);
       headers.set('x-forwarded-proto', url.protocol.replace(':', ''));
