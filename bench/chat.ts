@@ -22,10 +22,9 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, percentile, waitFor } from './lib.ts';
+import { freePort, type GaiaChild, percentile, startGaia, stopProc, waitFor } from './lib.ts';
 
 const DEV_KEY = 'FJUeDkZRy0uPp7cYtavMsIfwi7weF9-RT7BeOlusqnE';
-const ROOT = join(import.meta.dir, '..');
 const N = Number(process.env.BENCH_CHAT_N ?? 200);
 const WARMUP = Math.min(30, N);
 const STREAMS = Number(process.env.BENCH_CHAT_STREAMS ?? 1000);
@@ -299,16 +298,6 @@ interface Child {
   stop(): Promise<void>;
 }
 
-async function stopProc(proc: ReturnType<typeof Bun.spawn>, graceMs = 5000): Promise<void> {
-  if (proc.exitCode !== null || proc.signalCode !== null) return;
-  proc.kill('SIGTERM');
-  const exited = await Promise.race([proc.exited.then(() => true), Bun.sleep(graceMs).then(() => false)]);
-  if (!exited) {
-    proc.kill('SIGKILL');
-    await proc.exited;
-  }
-}
-
 interface FakeChild extends Child {
   control: string;
   script(body: unknown): Promise<void>;
@@ -377,48 +366,16 @@ async function startRaw(): Promise<Child> {
   return { proc, url, stop: () => stopProc(proc) };
 }
 
-async function startGaia(fakeUrl: string): Promise<Child> {
-  const port = await freePort();
-  const webPort = await freePort();
-  const dataDir = mkdtempSync(join(tmpdir(), 'gaia-bench-chat-'));
-  const proc = Bun.spawn(['bun', join(ROOT, 'src/main.ts')], {
-    cwd: ROOT,
-    env: {
-      ...process.env,
-      GAIA_ENV: 'development',
-      GAIA_DATA_DIR: dataDir,
-      GATEWAY_PORT: String(port),
-      WEB_PORT: String(webPort),
-      HOST: '127.0.0.1',
-      // The bench measures chat, not the limiter: lift the per-identity limits.
-      GAIA_RATE_LIMIT: '100000000/minute',
-      GAIA_MAX_CONCURRENT_STREAMS: '100000',
-      // As `bun run dev` and the container start Gaia (package.json, Dockerfile).
-      BUN_CONFIG_MAX_HTTP_REQUESTS: process.env.BUN_CONFIG_MAX_HTTP_REQUESTS ?? '4096',
-      // `openai` answers from the fake; OPENAI_MODELS spares a model listing at startup. `local` stays
-      // registered for the throughput part, which must not depend on the fake.
-      OPENAI_API_KEY: 'sk-bench',
-      OPENAI_BASE_URL: fakeUrl,
-      OPENAI_MODELS: MODEL,
-      LOCAL_LLM_ENABLED: 'true',
-      LOCAL_LLM_DELAY_MS: '0',
-    },
-    // The per-request log line is part of the cost; it goes to /dev/null as it would to a collector.
-    stdout: 'ignore',
-    stderr: 'inherit',
+function startChatGaia(fakeUrl: string): Promise<GaiaChild> {
+  return startGaia({
+    // `openai` answers from the fake; OPENAI_MODELS spares a model listing at startup. `local` stays
+    // registered for the throughput part, which must not depend on the fake.
+    OPENAI_API_KEY: 'sk-bench',
+    OPENAI_BASE_URL: fakeUrl,
+    OPENAI_MODELS: MODEL,
+    LOCAL_LLM_ENABLED: 'true',
+    LOCAL_LLM_DELAY_MS: '0',
   });
-  const url = `http://127.0.0.1:${port}`;
-  const stop = async () => {
-    await stopProc(proc, 10_000);
-    rmSync(dataDir, { recursive: true, force: true });
-  };
-  try {
-    await waitFor(`${url}/health`, 30_000);
-  } catch (err) {
-    await stop();
-    throw err;
-  }
-  return { proc, url, stop };
 }
 
 function procStatusKb(pid: number, field: 'VmRSS' | 'VmHWM'): number {
@@ -518,7 +475,7 @@ export async function benchChat(): Promise<ChatBenchResult> {
     children.push(fake);
     const raw = await startRaw();
     children.push(raw);
-    const gaia = await startGaia(fake.url);
+    const gaia = await startChatGaia(fake.url);
     children.push(gaia);
 
     const json = { 'content-type': 'application/json' };

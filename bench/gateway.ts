@@ -7,13 +7,10 @@
  *
  * Load tool: wrk when installed (`apt-get install wrk`), else a Bun fetch loop in a separate process.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, type LoadResult, runLoad, waitFor } from './lib.ts';
+import { freePort, type LoadResult, runLoad, startGaia, waitFor } from './lib.ts';
 
 const DEV_KEY = 'FJUeDkZRy0uPp7cYtavMsIfwi7weF9-RT7BeOlusqnE';
-const ROOT = join(import.meta.dir, '..');
 const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 5);
 // A trivial authenticated service route: chat's in-memory scratch-history status, no database.
 const ROUTE = process.env.BENCH_ROUTE ?? '/api/v0.2/chat/status';
@@ -39,44 +36,6 @@ async function startRaw(): Promise<Proc> {
     async stop() {
       proc.kill();
       await proc.exited;
-    },
-  };
-}
-
-async function startGaia(): Promise<Proc & { coldStartMs: number; dataDir: string }> {
-  const port = await freePort();
-  const webPort = await freePort();
-  const dataDir = mkdtempSync(join(tmpdir(), 'gaia-bench-'));
-  const t0 = performance.now();
-  const proc = Bun.spawn(['bun', join(ROOT, 'src/main.ts')], {
-    cwd: ROOT,
-    env: {
-      ...process.env,
-      GAIA_ENV: 'development',
-      GAIA_DATA_DIR: dataDir,
-      GATEWAY_PORT: String(port),
-      WEB_PORT: String(webPort),
-      HOST: '127.0.0.1',
-      // The bench measures the gateway, not the limiter: lift the per-identity limits.
-      GAIA_RATE_LIMIT: '100000000/minute',
-      GAIA_MAX_CONCURRENT_STREAMS: '100000',
-    },
-    // The one log line per request is part of the cost; it goes to /dev/null as it would to a collector.
-    stdout: 'ignore',
-    stderr: 'inherit',
-  });
-  const url = `http://127.0.0.1:${port}`;
-  await waitFor(`${url}/health`, 30_000);
-  const coldStartMs = performance.now() - t0;
-  return {
-    proc,
-    url,
-    coldStartMs,
-    dataDir,
-    async stop() {
-      proc.kill('SIGTERM');
-      await proc.exited;
-      rmSync(dataDir, { recursive: true, force: true });
     },
   };
 }

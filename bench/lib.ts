@@ -1,5 +1,8 @@
 /** Shared benchmark plumbing: free ports, readiness waits, and one load tool used for every target. */
+
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 export interface LoadResult {
@@ -108,4 +111,66 @@ export function runLoad(o: LoadOptions): Promise<LoadResult> {
 export function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return Number.NaN;
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+const ROOT = join(import.meta.dir, '..');
+
+export async function stopProc(proc: ReturnType<typeof Bun.spawn>, graceMs = 5000): Promise<void> {
+  if (proc.exitCode !== null || proc.signalCode !== null) return;
+  proc.kill('SIGTERM');
+  const exited = await Promise.race([proc.exited.then(() => true), Bun.sleep(graceMs).then(() => false)]);
+  if (!exited) {
+    proc.kill('SIGKILL');
+    await proc.exited;
+  }
+}
+
+export interface GaiaChild {
+  proc: ReturnType<typeof Bun.spawn>;
+  url: string;
+  /** Spawn to a healthy `/health`. */
+  coldStartMs: number;
+  stop(): Promise<void>;
+}
+
+/**
+ * All-in-one Gaia as its own process, as `bun run dev` starts it, on free ports and a throwaway data dir.
+ * Benchmarks measure Gaia, not its limiter, so the per-identity limits are lifted; `env` adds the rest.
+ */
+export async function startGaia(env: Record<string, string> = {}): Promise<GaiaChild> {
+  const port = await freePort();
+  const webPort = await freePort();
+  const dataDir = mkdtempSync(join(tmpdir(), 'gaia-bench-'));
+  const t0 = performance.now();
+  const proc = Bun.spawn(['bun', join(ROOT, 'src/main.ts')], {
+    cwd: ROOT,
+    env: {
+      ...process.env,
+      GAIA_ENV: 'development',
+      GAIA_DATA_DIR: dataDir,
+      GATEWAY_PORT: String(port),
+      WEB_PORT: String(webPort),
+      HOST: '127.0.0.1',
+      GAIA_RATE_LIMIT: '100000000/minute',
+      GAIA_MAX_CONCURRENT_STREAMS: '100000',
+      // As `bun run dev` and the container start Gaia (package.json, Dockerfile).
+      BUN_CONFIG_MAX_HTTP_REQUESTS: process.env.BUN_CONFIG_MAX_HTTP_REQUESTS ?? '4096',
+      ...env,
+    },
+    // The per-request log line is part of the cost; it goes to /dev/null as it would to a collector.
+    stdout: 'ignore',
+    stderr: 'inherit',
+  });
+  const url = `http://127.0.0.1:${port}`;
+  const stop = async () => {
+    await stopProc(proc, 10_000);
+    rmSync(dataDir, { recursive: true, force: true });
+  };
+  try {
+    await waitFor(`${url}/health`, 30_000);
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { proc, url, coldStartMs: performance.now() - t0, stop };
 }
