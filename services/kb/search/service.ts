@@ -1,0 +1,484 @@
+/**
+ * The KB's full-text index: an in-process inverted index over the `.md` files, kept current one file at a
+ * time by the operations that change files. It lives in memory beside the service, so it behaves the same
+ * whatever database (or none) the deployment uses, and a search never forks a process.
+ *
+ * Layout, chosen for memory (10,000 files must fit comfortably in a small container):
+ *  - documents get small integer ids; ids of removed documents are reused;
+ *  - each term's postings are one growable Uint32Array of (doc id, packed frequency) pairs, unordered, so
+ *    adding a document appends and removing one swaps the last pair into its place;
+ *  - each document remembers its term ids (to unlink itself on removal) and, by default, its body text
+ *    (for excerpts, phrase checks and `include_content`; see `storeText`).
+ * Ranking is BM25 with the title / file name and keywords folded in as extra term frequency, so a word
+ * in the title counts like three mentions in the body and a keyword like two.
+ */
+import { contextOf, namespaceOf } from '../paths/namespace.ts';
+import type { MatchMode, ParsedDoc, SearchHit, SearchQuery, SearchResult } from '../types.ts';
+import { excerptOf } from './excerpt.ts';
+import { findPhrase, fold, queryTerms, termsOf } from './terms.ts';
+
+const K1 = 1.2;
+const B = 0.75;
+const TITLE_WEIGHT = 3;
+const KEYWORD_WEIGHT = 2;
+const PHRASE_BOOST = 1.5;
+
+/** Packed per-posting value: body term frequency in the low 16 bits, field flags above. */
+const TF_MASK = 0xffff;
+const IN_TITLE = 1 << 16;
+const IN_KEYWORDS = 1 << 17;
+
+export interface SearchIndexOptions {
+  /**
+   * Keep each document's body in memory (default). Without it the index is smaller, and `search` reads
+   * bodies through its `getContent` argument, which must then return the file text given to `upsert`.
+   */
+  storeText?: boolean;
+}
+
+interface DocEntry {
+  path: string;
+  title: string;
+  keywords: string[];
+  modified: number;
+  /** The body, or null when the index does not store text. */
+  body: string | null;
+  /** Where the body starts in the file text, in characters and in lines. */
+  bodyStart: number;
+  lineOffset: number;
+  /** Distinct term ids of the document (body, title, file name, keywords). */
+  terms: Uint32Array;
+}
+
+class Postings {
+  /** Pairs: doc id, packed frequency. */
+  data: Uint32Array;
+  /** Number of pairs in use. */
+  n = 0;
+  constructor() {
+    this.data = new Uint32Array(4);
+  }
+
+  add(doc: number, tf: number): void {
+    if (this.n * 2 === this.data.length) {
+      // Grow by half rather than double: most postings stop growing after the initial load.
+      const next = new Uint32Array(Math.max(4, Math.ceil((this.data.length * 1.5) / 2) * 2));
+      next.set(this.data);
+      this.data = next;
+    }
+    this.data[this.n * 2] = doc;
+    this.data[this.n * 2 + 1] = tf;
+    this.n++;
+  }
+
+  delete(doc: number): void {
+    const d = this.data;
+    for (let i = 0; i < this.n * 2; i += 2) {
+      if (d[i] !== doc) continue;
+      const last = (this.n - 1) * 2;
+      d[i] = d[last]!;
+      d[i + 1] = d[last + 1]!;
+      this.n--;
+      break;
+    }
+    // Give memory back when a term has shrunk a lot (a big folder deleted).
+    if (this.data.length > 16 && this.n * 2 * 4 < this.data.length)
+      this.data = this.data.slice(0, this.n * 4);
+  }
+}
+
+interface Candidate {
+  id: number;
+  score: number;
+  mask: number;
+}
+
+type Mode = Exclude<MatchMode, 'auto'>;
+
+export class SearchIndex {
+  private readonly storeText: boolean;
+  private docs: Array<DocEntry | undefined> = [];
+  /** Body length in terms, by doc id (a typed array so the scoring loop stays tight). */
+  private lens = new Float64Array(64);
+  private byPath = new Map<string, number>();
+  private freeDocs: number[] = [];
+  private totalLen = 0;
+
+  private termIds = new Map<string, number>();
+  private termNames: Array<string | undefined> = [];
+  private postings: Array<Postings | undefined> = [];
+  private freeTerms: number[] = [];
+
+  constructor(opts: SearchIndexOptions = {}) {
+    this.storeText = opts.storeText ?? true;
+  }
+
+  get size(): number {
+    return this.byPath.size;
+  }
+
+  has(path: string): boolean {
+    return this.byPath.has(path);
+  }
+
+  /** Indexed paths, sorted. */
+  paths(): string[] {
+    return [...this.byPath.keys()].sort();
+  }
+
+  clear(): void {
+    this.docs = [];
+    this.lens = new Float64Array(64);
+    this.byPath.clear();
+    this.freeDocs = [];
+    this.totalLen = 0;
+    this.termIds.clear();
+    this.termNames = [];
+    this.postings = [];
+    this.freeTerms = [];
+  }
+
+  /**
+   * Adds or replaces a file. Anything that is not a `.md` file, or that sits under a hidden segment, is
+   * not searchable: it is dropped from the index instead.
+   */
+  upsert(path: string, text: string, doc: ParsedDoc, modified: Date): void {
+    this.remove(path);
+    if (!isSearchable(path)) return;
+
+    const body = doc.content;
+    let bodyStart = text.endsWith(body) ? text.length - body.length : text.indexOf(body);
+    if (bodyStart < 0) bodyStart = 0;
+    let lineOffset = 0;
+    for (let i = text.indexOf('\n'); i >= 0 && i < bodyStart; i = text.indexOf('\n', i + 1)) lineOffset++;
+
+    const freq = new Map<string, number>();
+    const words = termsOf(fold(body));
+    for (const t of words) freq.set(t, Math.min(TF_MASK, (freq.get(t) ?? 0) + 1));
+    for (const t of termsOf(fold(`${doc.title} ${fileStem(path)}`)))
+      freq.set(t, (freq.get(t) ?? 0) | IN_TITLE);
+    for (const t of termsOf(fold(doc.keywords.join(' ')))) freq.set(t, (freq.get(t) ?? 0) | IN_KEYWORDS);
+
+    const id = this.freeDocs.pop() ?? this.docs.length;
+    const terms = new Uint32Array(freq.size);
+    let k = 0;
+    for (const [term, tf] of freq) {
+      const tid = this.termId(term);
+      this.postings[tid]!.add(id, tf);
+      terms[k++] = tid;
+    }
+    this.docs[id] = {
+      path,
+      title: doc.title,
+      keywords: doc.keywords,
+      modified: modified.getTime(),
+      body: this.storeText ? body : null,
+      bodyStart,
+      lineOffset,
+      terms,
+    };
+    if (id >= this.lens.length) {
+      const next = new Float64Array(Math.max(id + 1, this.lens.length * 2));
+      next.set(this.lens);
+      this.lens = next;
+    }
+    this.lens[id] = words.length;
+    this.totalLen += words.length;
+    this.byPath.set(path, id);
+  }
+
+  remove(path: string): void {
+    const id = this.byPath.get(path);
+    if (id === undefined) return;
+    const doc = this.docs[id]!;
+    for (const tid of doc.terms) {
+      const p = this.postings[tid]!;
+      p.delete(id);
+      if (p.n === 0) this.dropTerm(tid);
+    }
+    this.totalLen -= this.lens[id]!;
+    this.lens[id] = 0;
+    this.docs[id] = undefined;
+    this.byPath.delete(path);
+    this.freeDocs.push(id);
+  }
+
+  /**
+   * Runs a query for one caller: `canRead` decides which files exist for them, so `total` and the pages
+   * only ever count readable files. `getContent` is needed only by an index that does not store text.
+   */
+  search(
+    q: SearchQuery,
+    canRead: (path: string) => boolean,
+    getContent?: (path: string) => string,
+  ): SearchResult {
+    const t0 = performance.now();
+    const terms = queryTerms(q.q);
+    const limit = Math.max(0, Math.floor(Number.isFinite(q.limit) ? q.limit : 20));
+    const offset = Math.max(0, Math.floor(Number.isFinite(q.offset) ? q.offset : 0));
+    const prefixes = q.contexts?.map((c) => c.replace(/^\/+/, '').replace(/\/+$/, ''));
+    const phrase = fold(q.q.trim());
+    const ctx: RunContext = { terms, phrase, prefixes, canRead, getContent };
+
+    let match: Mode = q.match === 'any' || q.match === 'phrase' ? q.match : 'all';
+    let found = this.candidates(ctx, match);
+    // `auto` widens to `any` only when requiring every term found nothing the caller can read.
+    if (q.match === 'auto' && found.length === 0 && terms.length > 1) {
+      match = 'any';
+      found = this.candidates(ctx, match);
+    }
+    const total = found.length;
+    // Ranking may reorder or consume `found`, so the count is taken first.
+    const page = this.rank(ctx, found, match, offset + limit).slice(offset);
+
+    const results: SearchHit[] = page.map((c) => this.hit(ctx, c, match, q.includeContent));
+    return {
+      query: q.q,
+      match,
+      total,
+      limit,
+      offset,
+      took_ms: Math.round((performance.now() - t0) * 100) / 100,
+      results,
+    };
+  }
+
+  // ── internals ─────────────────────────────────────────────────────────────────────────────────────────
+
+  private termId(term: string): number {
+    let tid = this.termIds.get(term);
+    if (tid === undefined) {
+      tid = this.freeTerms.pop() ?? this.postings.length;
+      this.termIds.set(term, tid);
+      this.termNames[tid] = term;
+      this.postings[tid] = new Postings();
+    }
+    return tid;
+  }
+
+  private dropTerm(tid: number): void {
+    this.termIds.delete(this.termNames[tid]!);
+    this.termNames[tid] = undefined;
+    this.postings[tid] = undefined;
+    this.freeTerms.push(tid);
+  }
+
+  private bodyOf(id: number, getContent?: (path: string) => string): string {
+    const doc = this.docs[id]!;
+    if (doc.body !== null) return doc.body;
+    return getContent ? getContent(doc.path).slice(doc.bodyStart) : '';
+  }
+
+  private inScope(path: string, prefixes: string[] | undefined): boolean {
+    if (!prefixes) return true;
+    for (const p of prefixes) {
+      // Folder prefixes match whole segments: `notes` covers `notes/a.md`, not `notes-old/a.md`.
+      if (p === '' || path === p || (path.startsWith(p) && path.charCodeAt(p.length) === 47)) return true;
+    }
+    return false;
+  }
+
+  /** Every readable, in-scope document the mode accepts, with its BM25 score and which terms it has. */
+  private candidates(ctx: RunContext, mode: Mode): Candidate[] {
+    const { terms } = ctx;
+    if (terms.length === 0) return [];
+    const lists: Array<{ bit: number; p: Postings }> = [];
+    for (let i = 0; i < terms.length; i++) {
+      const tid = this.termIds.get(terms[i]!);
+      if (tid !== undefined) lists.push({ bit: 1 << i, p: this.postings[tid]! });
+      else if (mode !== 'any') return [];
+    }
+    if (lists.length === 0) return [];
+    const requireAll = mode !== 'any';
+    // Rarest first: with `all`, later (longer) lists then only touch documents still in the running.
+    lists.sort((a, b) => a.p.n - b.p.n);
+
+    const n = this.byPath.size;
+    const avgdl = n > 0 ? this.totalLen / n : 0;
+    const cap = this.docs.length;
+    const scores = new Float64Array(cap);
+    const masks = new Uint32Array(cap);
+    const touched: number[] = [];
+    const lens = this.lens;
+    let have = 0;
+    for (const { bit, p } of lists) {
+      const df = p.n;
+      const idf = Math.log(1 + (n - df + 0.5) / (df + 0.5));
+      const d = p.data;
+      const end = p.n * 2;
+      for (let i = 0; i < end; i += 2) {
+        const doc = d[i]!;
+        const m = masks[doc]!;
+        if (requireAll && m !== have) continue;
+        const packed = d[i + 1]!;
+        const tf =
+          (packed & TF_MASK) +
+          (packed & IN_TITLE ? TITLE_WEIGHT : 0) +
+          (packed & IN_KEYWORDS ? KEYWORD_WEIGHT : 0);
+        const norm = avgdl > 0 ? K1 * (1 - B + (B * lens[doc]!) / avgdl) : K1;
+        scores[doc] = scores[doc]! + (idf * tf * (K1 + 1)) / (tf + norm);
+        if (m === 0) touched.push(doc);
+        masks[doc] = m | bit;
+      }
+      have |= bit;
+    }
+
+    const out: Candidate[] = [];
+    for (const doc of touched) {
+      const mask = masks[doc]!;
+      if (requireAll && mask !== have) continue;
+      const path = this.docs[doc]!.path;
+      if (!this.inScope(path, ctx.prefixes) || !ctx.canRead(path)) continue;
+      out.push({ id: doc, score: scores[doc]!, mask });
+    }
+    if (mode === 'phrase') return this.withPhrase(ctx, out);
+    return out;
+  }
+
+  /** Phrase mode: keep documents where the query text occurs verbatim on one body line. */
+  private withPhrase(ctx: RunContext, found: Candidate[]): Candidate[] {
+    if (ctx.phrase.includes('\n')) return [];
+    const out: Candidate[] = [];
+    for (const c of found) {
+      if (findPhrase(fold(this.bodyOf(c.id, ctx.getContent)), ctx.phrase) < 0) continue;
+      c.score *= PHRASE_BOOST;
+      out.push(c);
+    }
+    return out;
+  }
+
+  /**
+   * The first `k` candidates in final order (score descending, path ascending). Outside phrase mode a
+   * verbatim occurrence of a multi-term query adds half the score; checking it means reading the body,
+   * so only candidates that could still reach the first `k` are checked: a candidate whose boosted score
+   * stays below the k-th best final score so far cannot get in, nor can anything after it.
+   */
+  private rank(ctx: RunContext, found: Candidate[], mode: Mode, k: number): Candidate[] {
+    if (k <= 0 || found.length === 0) return [];
+    const byRank = (a: Candidate, b: Candidate) => this.compare(a, b);
+    const boostable = mode !== 'phrase' && ctx.terms.length > 1 && !ctx.phrase.includes('\n');
+    if (!boostable) {
+      if (k * 4 >= found.length) return found.sort(byRank).slice(0, k);
+      return topK(found, k, byRank);
+    }
+    const heap = new CandidateHeap(found, byRank);
+    const best: Candidate[] = [];
+    for (let next = heap.pop(); next; next = heap.pop()) {
+      if (best.length === k && next.score * PHRASE_BOOST < best[k - 1]!.score) break;
+      const body = fold(this.bodyOf(next.id, ctx.getContent));
+      const scored = findPhrase(body, ctx.phrase) >= 0 ? { ...next, score: next.score * PHRASE_BOOST } : next;
+      insertSorted(best, scored, byRank);
+      if (best.length > k) best.pop();
+    }
+    return best;
+  }
+
+  private compare(a: Candidate, b: Candidate): number {
+    if (a.score !== b.score) return b.score - a.score;
+    const pa = this.docs[a.id]!.path;
+    const pb = this.docs[b.id]!.path;
+    return pa < pb ? -1 : pa > pb ? 1 : 0;
+  }
+
+  private hit(ctx: RunContext, c: Candidate, mode: Mode, includeContent: boolean): SearchHit {
+    const doc = this.docs[c.id]!;
+    const body = this.bodyOf(c.id, ctx.getContent);
+    const ex = excerptOf(body, ctx.terms, mode === 'phrase' ? ctx.phrase : null);
+    const hit: SearchHit = {
+      path: doc.path,
+      namespace: namespaceOf(doc.path).name,
+      context: contextOf(doc.path),
+      title: doc.title,
+      score: Math.round(c.score * 10000) / 10000,
+      line_number: doc.lineOffset + ex.line,
+      excerpt: ex.text,
+      matched_terms: ctx.terms.filter((_, i) => (c.mask & (1 << i)) !== 0),
+      keywords: doc.keywords,
+      modified: new Date(doc.modified).toISOString(),
+    };
+    if (includeContent) hit.content = body;
+    return hit;
+  }
+}
+
+interface RunContext {
+  terms: string[];
+  /** The whole query, folded, for phrase matching and the verbatim boost. */
+  phrase: string;
+  prefixes: string[] | undefined;
+  canRead: (path: string) => boolean;
+  getContent?: (path: string) => string;
+}
+
+function isSearchable(path: string): boolean {
+  if (!path.endsWith('.md')) return false;
+  return !path.split('/').some((seg) => seg.startsWith('.'));
+}
+
+function fileStem(path: string): string {
+  const name = path.slice(path.lastIndexOf('/') + 1);
+  return name.endsWith('.md') ? name.slice(0, -3) : name;
+}
+
+function insertSorted<T>(arr: T[], item: T, cmp: (a: T, b: T) => number): void {
+  let lo = 0;
+  let hi = arr.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (cmp(arr[mid]!, item) <= 0) lo = mid + 1;
+    else hi = mid;
+  }
+  arr.splice(lo, 0, item);
+}
+
+/** The `k` best of `items` in order, without sorting them all (most searches want 20 of thousands). */
+function topK<T>(items: T[], k: number, cmp: (a: T, b: T) => number): T[] {
+  const best: T[] = [];
+  for (const it of items) {
+    if (best.length === k && cmp(it, best[k - 1]!) >= 0) continue;
+    insertSorted(best, it, cmp);
+    if (best.length > k) best.pop();
+  }
+  return best;
+}
+
+/** A binary heap handing out candidates best first; built in linear time from the whole list. */
+class CandidateHeap {
+  private readonly a: Candidate[];
+  constructor(
+    items: Candidate[],
+    private readonly cmp: (x: Candidate, y: Candidate) => number,
+  ) {
+    this.a = items;
+    for (let i = (items.length >>> 1) - 1; i >= 0; i--) this.down(i);
+  }
+
+  pop(): Candidate | undefined {
+    const a = this.a;
+    if (a.length === 0) return undefined;
+    const top = a[0]!;
+    const last = a.pop()!;
+    if (a.length > 0) {
+      a[0] = last;
+      this.down(0);
+    }
+    return top;
+  }
+
+  private down(i: number): void {
+    const a = this.a;
+    const n = a.length;
+    for (;;) {
+      const l = 2 * i + 1;
+      const r = l + 1;
+      let m = i;
+      if (l < n && this.cmp(a[l]!, a[m]!) < 0) m = l;
+      if (r < n && this.cmp(a[r]!, a[m]!) < 0) m = r;
+      if (m === i) return;
+      const t = a[i]!;
+      a[i] = a[m]!;
+      a[m] = t;
+      i = m;
+    }
+  }
+}
