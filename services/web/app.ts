@@ -13,6 +13,7 @@ import { PersonaNames } from './chat/service.ts';
 import { type AppServices, json } from './context.ts';
 import { conversationRoutes } from './conversations/index.ts';
 import { GATEWAY_ORIGIN, type GatewayLike } from './gateway-client.ts';
+import { kbRoutes } from './kb/index.ts';
 import { keyRoutes } from './keys/index.ts';
 import { Kit } from './kit.ts';
 import { personaRoutes } from './personas/index.ts';
@@ -119,7 +120,8 @@ export function createWebApp(deps: WebDeps) {
     .use(conversationRoutes(kit))
     .use(profileRoutes(kit))
     .use(personaRoutes(kit, personaNames))
-    .use(keyRoutes(kit));
+    .use(keyRoutes(kit))
+    .use(kbRoutes(kit));
 }
 
 export type WebApp = ReturnType<typeof createWebApp>;

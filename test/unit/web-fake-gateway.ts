@@ -3,6 +3,8 @@
  * §4, for server-side tests of the web UI's routing, sessions and cookies. Browser tests use the real stack.
  */
 
+import { parse as parseYaml } from 'yaml';
+
 export interface FakeUser {
   id: string;
   email: string;
@@ -67,6 +69,8 @@ export class FakeGateway {
   down = false;
   /** Delay between streamed words. */
   streamDelayMs = 0;
+  /** The knowledge base behind `/api/v1/kb` (kb.md §5), for the web UI's /kb pages. */
+  kb = new FakeKb();
   refreshCalls = 0;
 
   addUser(email: string, password: string, confirmed = true): FakeUser {
@@ -164,6 +168,7 @@ export class FakeGateway {
     const u = this.caller(req);
     if (!u) return json({ detail: 'Not authenticated. Provide a valid JWT or API Key.' }, 401);
 
+    if (p.startsWith('/api/v1/kb/')) return this.kb.handle(u, req.method, url, j);
     if (p === '/api/v1/auth/user' && req.method === 'PATCH') {
       u.name = j.name;
       return json(this.userJson(u));
@@ -359,4 +364,304 @@ export class FakeGateway {
       return json({ models: [{ id: 'gaia-local', provider: 'local' }], total: 1 });
     return json({ detail: 'Not Found' }, 404);
   };
+}
+
+export interface FakeCommit {
+  sha: string;
+  author: string;
+  email: string;
+  date: string;
+  message: string;
+}
+
+/**
+ * A small knowledge base with the JSON shapes and access answers of kb.md §3 and §5: the caller's own
+ * `users/<id>/` is writable, `shared/` and the root are readable, other users' folders are forbidden
+ * (403 whether or not the file exists), teams follow `teams` roles. Versions are Git blob ids.
+ */
+export class FakeKb {
+  files = new Map<string, string>();
+  commits = new Map<string, FakeCommit[]>();
+  teams = new Map<string, string>();
+  /** Set to answer every call with this status (e.g. 503 while cloning). */
+  failWith: number | null = null;
+
+  static blobSha(content: string): string {
+    const bytes = Buffer.from(content, 'utf8');
+    const h = new Bun.CryptoHasher('sha1');
+    h.update(`blob ${bytes.length}\0`);
+    h.update(bytes);
+    return h.digest('hex');
+  }
+
+  /** Writes a file as a commit by `author` (test set-up, or a change made "by someone else"). */
+  put(path: string, content: string, author = 'Seed Bot', message = 'seed'): FakeCommit {
+    this.files.set(path, content);
+    const commit = {
+      sha: FakeKb.blobSha(`${path}\n${content}\n${Math.random()}`),
+      author,
+      email: `${author.toLowerCase().replace(/\s+/g, '.')}@example.com`,
+      date: new Date().toISOString(),
+      message,
+    };
+    this.commits.set(path, [commit, ...(this.commits.get(path) ?? [])]);
+    return commit;
+  }
+
+  private badPath(path: string): string | null {
+    if (/%[0-9a-f]{2}/i.test(path)) return 'Encoded characters are not allowed in paths';
+    if (/[\u0000-\u001f\\:*?"<>|]/.test(path)) return 'forbidden character';
+    const segs = path.replace(/\/+$/, '').split('/');
+    for (const s of segs) {
+      if (s === '..' || s === '.') return s;
+      if (s === '') return 'empty segment';
+      if (s.startsWith('.')) return 'hidden segment';
+    }
+    return null;
+  }
+
+  private can(uid: string, path: string): { read: boolean; write: boolean } {
+    const segs = path.split('/');
+    if (segs[0] === 'users' && segs.length >= 2 && segs[1] !== '') {
+      const mine = segs[1] === uid;
+      return { read: mine, write: mine };
+    }
+    if (segs[0] === 'teams' && segs.length >= 2 && segs[1] !== '') {
+      const role = this.teams.get(segs[1]!);
+      return { read: !!role, write: !!role && role !== 'viewer' };
+    }
+    return { read: true, write: false };
+  }
+
+  private parse(path: string, raw: string) {
+    let frontmatter: Record<string, unknown> = {};
+    let content = raw;
+    const m = /^---\r?\n([\s\S]*?)\r?\n(?:---|\.\.\.)\r?\n?/.exec(raw);
+    if (path.endsWith('.md') && m) {
+      try {
+        const y = parseYaml(m[1]!);
+        if (y && typeof y === 'object' && !Array.isArray(y)) {
+          frontmatter = y as Record<string, unknown>;
+          content = raw.slice(m[0].length);
+        }
+      } catch {
+        // bad YAML: the whole file is the body
+      }
+    }
+    const name = path.slice(path.lastIndexOf('/') + 1);
+    const heading = /^# (.+)$/m.exec(content)?.[1];
+    const title =
+      typeof frontmatter.title === 'string' ? frontmatter.title : (heading ?? name.replace(/\.[^.]+$/, ''));
+    const tags = [...content.matchAll(/(?:^|[\s(])#([A-Za-z0-9_-]+)/g)].map((x) => x[1]!);
+    const keywords = [...new Set([...tags, ...(Array.isArray(frontmatter.tags) ? frontmatter.tags : [])])];
+    return { frontmatter, content, title, keywords: keywords.map(String) };
+  }
+
+  private fileObject(path: string, raw: string, includeRaw: boolean) {
+    const p = this.parse(path, raw);
+    return {
+      path,
+      namespace: path.startsWith('users/') ? path.split('/').slice(0, 2).join('/') : 'root',
+      title: p.title,
+      frontmatter: p.frontmatter,
+      content: p.content,
+      keywords: p.keywords,
+      wiki_links: [...p.content.matchAll(/\[\[([^\]|#]+)/g)].map((x) => x[1]!),
+      size: Buffer.byteLength(raw),
+      modified: this.commits.get(path)?.[0]?.date ?? new Date().toISOString(),
+      is_index: /(^|\/)\+[^/]*\.md$/.test(path),
+      sha: FakeKb.blobSha(raw),
+      ...(includeRaw ? { raw_content: raw } : {}),
+    };
+  }
+
+  handle(u: FakeUser, method: string, url: URL, j: any): Response {
+    const json = (v: unknown, status = 200) =>
+      new Response(JSON.stringify(v), { status, headers: { 'content-type': 'application/json' } });
+    if (this.failWith) return json({ detail: 'Knowledge base is starting' }, this.failWith);
+    const route = url.pathname.slice('/api/v1/kb'.length);
+    const clean = (raw: string) => raw.replace(/^\/kb\//, '/').replace(/^\/+/, '');
+    const invalid = (why: string) => json({ detail: `Invalid path: ${why}` }, 400);
+    const forbidden = (action: string, path: string) =>
+      json({ detail: `Forbidden: no ${action} access to ${path}` }, 403);
+
+    if (route === '/me')
+      return json({
+        user_id: u.id,
+        admin: false,
+        namespaces: [
+          { path: `users/${u.id}/`, access: ['read', 'write', 'delete', 'share'] },
+          { path: 'shared/', access: ['read'] },
+          ...[...this.teams].map(([t, role]) => ({
+            path: `teams/${t}/`,
+            access: role === 'viewer' ? ['read'] : ['read', 'write', 'delete'],
+          })),
+        ],
+        teams: [...this.teams].map(([name, role]) => ({ name, role })),
+        workspaces: [],
+      });
+
+    if (route === '/list') {
+      const dir = clean(url.searchParams.get('path') ?? '/').replace(/\/+$/, '');
+      if (dir) {
+        const bad = this.badPath(dir);
+        if (bad) return invalid(bad);
+        if (!this.can(u.id, `${dir}/x`).read) return forbidden('read', dir);
+      }
+      const prefix = dir ? `${dir}/` : '';
+      const dirs = new Map<string, string>();
+      const files: any[] = [];
+      for (const [path, raw] of this.files) {
+        if (!path.startsWith(prefix)) continue;
+        const rest = path.slice(prefix.length).split('/');
+        if (rest.length > 1) {
+          const d = prefix + rest[0]!;
+          if (this.can(u.id, `${d}/x`).read || d === 'users' || d === 'teams') dirs.set(rest[0]!, d);
+        } else if (this.can(u.id, path).read) {
+          const f = this.fileObject(path, raw, false);
+          files.push({ name: rest[0], path, size: f.size, modified: f.modified, is_index: f.is_index });
+        }
+      }
+      if (dir && dirs.size === 0 && files.length === 0) return json({ detail: `Not found: ${dir}` }, 404);
+      return json({
+        path: dir,
+        directories: [...dirs].sort().map(([name, path]) => ({ name, path })),
+        files: files.sort((a, b) => a.name.localeCompare(b.name)),
+      });
+    }
+
+    if (route === '/access') {
+      const path = clean(url.searchParams.get('path') ?? '');
+      const bad = this.badPath(path);
+      if (bad) return invalid(bad);
+      const c = this.can(u.id, path);
+      return json({
+        path,
+        namespace: path.split('/')[0] === 'users' ? path.split('/').slice(0, 2).join('/') : 'root',
+        can: {
+          read: c.read,
+          list: c.read,
+          search: c.read,
+          write: c.write,
+          move: c.write,
+          delete: c.write,
+          share: c.write,
+        },
+      });
+    }
+
+    if (route === '/history') {
+      const path = clean(url.searchParams.get('path') ?? '');
+      if (path && !this.can(u.id, path).read) return forbidden('read', path);
+      const limit = Number(url.searchParams.get('limit') ?? 20);
+      return json({ commits: (this.commits.get(path) ?? []).slice(0, limit) });
+    }
+
+    if (route === '/search') {
+      const q = url.searchParams.get('q') ?? '';
+      if (!q.trim()) return json({ detail: 'Query must not be empty' }, 400);
+      if (q.length > 500) return json({ detail: 'Query is longer than 500 characters' }, 400);
+      const terms = [
+        ...new Set(
+          q
+            .toLowerCase()
+            .split(/[^\p{L}\p{N}]+/u)
+            .filter(Boolean),
+        ),
+      ];
+      const scope = url.searchParams.get('contexts');
+      if (scope && !this.can(u.id, `${clean(scope)}/x`).read) return forbidden('read', clean(scope));
+      const run = (mode: 'all' | 'any') => {
+        const hits: any[] = [];
+        for (const [path, raw] of this.files) {
+          if (!path.endsWith('.md') || !this.can(u.id, path).read) continue;
+          if (scope && !path.startsWith(`${clean(scope).replace(/\/+$/, '')}/`)) continue;
+          const p = this.parse(path, raw);
+          const words = p.content.toLowerCase().split(/[^\p{L}\p{N}]+/u);
+          const matched = terms.filter((t) => words.includes(t));
+          if (mode === 'all' ? matched.length < terms.length : matched.length === 0) continue;
+          const lines = p.content.split('\n');
+          let best = 0;
+          let bestCount = -1;
+          lines.forEach((line, i) => {
+            const lw = line.toLowerCase().split(/[^\p{L}\p{N}]+/u);
+            const n = lw.filter((w) => matched.includes(w)).length;
+            if (n > bestCount) {
+              best = i;
+              bestCount = n;
+            }
+          });
+          const score = words.filter((w) => matched.includes(w)).length;
+          hits.push({
+            path,
+            namespace: 'root',
+            context: path.includes('/') ? path.split('/')[0] : null,
+            title: p.title,
+            score,
+            line_number: best + 1,
+            excerpt: lines[best]!.slice(0, 200),
+            matched_terms: matched,
+            keywords: p.keywords,
+            modified: new Date().toISOString(),
+          });
+        }
+        return hits.sort((a, b) => b.score - a.score || a.path.localeCompare(b.path));
+      };
+      let match: 'all' | 'any' = 'all';
+      let hits = run('all');
+      if (hits.length === 0) {
+        match = 'any';
+        hits = run('any');
+      }
+      const limit = Number(url.searchParams.get('limit') ?? 20);
+      const offset = Number(url.searchParams.get('offset') ?? 0);
+      return json({
+        query: q,
+        match,
+        total: hits.length,
+        limit,
+        offset,
+        took_ms: 1,
+        results: hits.slice(offset, offset + limit),
+      });
+    }
+
+    if (route.startsWith('/files/')) {
+      let path: string;
+      try {
+        path = clean(decodeURIComponent(route.slice('/files/'.length)));
+      } catch {
+        return invalid('bad encoding');
+      }
+      if (!path) return invalid('empty');
+      const bad = this.badPath(path);
+      if (bad) return invalid(bad);
+      const c = this.can(u.id, path);
+      if (method === 'PUT') {
+        if (!c.write) return forbidden('write', path);
+        const current = this.files.get(path);
+        const currentSha = current === undefined ? null : FakeKb.blobSha(current);
+        if (j.expected_sha !== undefined && j.expected_sha !== currentSha)
+          return json({ detail: 'File changed since it was read', current_sha: currentSha }, 409);
+        if (current === j.content)
+          return json({ path, action: 'unchanged', commit: null, sha: currentSha, warnings: [] });
+        const commit = this.put(path, String(j.content), u.name ?? u.email, j.message ?? 'via Gaia API');
+        return json(
+          {
+            path,
+            action: current === undefined ? 'create' : 'update',
+            commit: commit.sha,
+            sha: FakeKb.blobSha(String(j.content)),
+            warnings: [],
+          },
+          current === undefined ? 201 : 200,
+        );
+      }
+      if (!c.read) return forbidden('read', path);
+      const raw = this.files.get(path);
+      if (raw === undefined) return json({ detail: `File not found: ${path}` }, 404);
+      return json(this.fileObject(path, raw, url.searchParams.get('include') === 'raw'));
+    }
+    return json({ detail: 'Not Found' }, 404);
+  }
 }
