@@ -133,8 +133,10 @@ function urlPath(raw: string, what: 'file' | 'context'): string {
   else path = path.replace(/^\/+/, '');
   if (path === '')
     throw new ToolFailure(
-      what === 'file' ? 'Invalid path: a file path is required' : `Context index not found for: ${raw}`,
-      what === 'file' ? 400 : 404,
+      what === 'file'
+        ? 'Invalid path: a file path is required'
+        : 'Invalid path: context name must not be empty',
+      400,
     );
   const segments = path.split('/');
   if (segments.some((s) => s === '.' || s === '..')) throw new ToolFailure('Invalid path: ..', 400);
