@@ -46,6 +46,18 @@ describe('frontmatter', () => {
     expect(later.content).toBe('intro\n---\ntitle: x\n---\n');
   });
 
+  test('an alias bomb is refused, not expanded', () => {
+    const bomb = ['a: &a [x, x, x, x, x, x, x, x, x]'];
+    for (let i = 0; i < 9; i++) {
+      const prev = String.fromCharCode(97 + i);
+      const next = String.fromCharCode(98 + i);
+      bomb.push(`${next}: &${next} [${Array(9).fill(`*${prev}`).join(', ')}]`);
+    }
+    const doc = parseDocument('a.md', `---\n${bomb.join('\n')}\n---\nbody`);
+    expect(doc.frontmatter).toEqual({});
+    expect(doc.frontmatterError).toBeString();
+  });
+
   test('duplicate keys are tolerated, last one wins', () => {
     expect(parseDocument('a.md', '---\ntitle: a\ntitle: b\n---\n').frontmatter).toEqual({ title: 'b' });
   });
@@ -106,6 +118,20 @@ describe('hashtags and keywords', () => {
     const doc = parseDocument('a.md', body);
     expect(doc.keywords).toEqual(['in', 'after', 'kept']);
     expect(doc.wikiLinks).toEqual([]);
+  });
+
+  test('an inline code span does not cross a blank line', () => {
+    expect(tags('a `open #one\n\n#two ` close')).toEqual(['one', 'two']);
+    expect(tags('a `span #one\ncontinues` #two')).toEqual(['two']);
+  });
+
+  test('many unmatched backtick runs are handled in near-linear time', () => {
+    let text = '';
+    for (let n = 1; text.length < 1_000_000; n++) text += `${'`'.repeat(n)} #t${n} `;
+    const started = performance.now();
+    const doc = parseDocument('a.md', text);
+    expect(performance.now() - started).toBeLessThan(3000);
+    expect(doc.keywords.length).toBeGreaterThan(1000);
   });
 
   test('an unclosed fence runs to the end', () => {

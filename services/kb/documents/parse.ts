@@ -90,44 +90,62 @@ function fencedLines(lines: string[]): boolean[] {
 /**
  * Replaces inline code spans with spaces (newlines kept) so hashtags and links inside them are not seen.
  * A span is a run of n backticks closed by the next run of exactly n, within one paragraph; an unmatched
- * run is literal text.
+ * run is literal text. Runs are collected first and matched by length, so a hostile document full of
+ * unmatched runs costs n·log n, not a rescan of the paragraph per run.
  */
 function maskInlineCode(s: string): string {
   if (!s.includes('`')) return s;
-  const out = s.split('');
-  let i = 0;
-  while (i < s.length) {
-    if (s[i] !== '`') {
-      i++;
-      continue;
+  const runs: Array<{ start: number; len: number; para: number }> = [];
+  let para = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s[i];
+    if (c === '`') {
+      let j = i;
+      while (s[j] === '`') j++;
+      runs.push({ start: i, len: j - i, para });
+      i = j - 1;
+    } else if (c === '\n') {
+      // A blank line ends the paragraph: no span reaches across it.
+      let j = i + 1;
+      while (s[j] === ' ' || s[j] === '\t' || s[j] === '\r') j++;
+      if (j >= s.length || s[j] === '\n') para++;
     }
-    let j = i;
-    while (s[j] === '`') j++;
-    const n = j - i;
-    let k = j;
-    let close = -1;
-    while (k < s.length) {
-      if (s[k] === '`') {
-        let m = k;
-        while (s[m] === '`') m++;
-        if (m - k === n) {
-          close = k;
-          break;
-        }
-        k = m;
-        continue;
-      }
-      if (s[k] === '\n' && /^[ \t]*(?:\r?\n|$)/.test(s.slice(k + 1, k + 80))) break;
-      k++;
-    }
-    if (close === -1) {
-      i = j;
-      continue;
-    }
-    for (let p = i; p < close + n; p++) if (out[p] !== '\n') out[p] = ' ';
-    i = close + n;
   }
-  return out.join('');
+  const byLen = new Map<number, number[]>();
+  runs.forEach((r, idx) => {
+    const list = byLen.get(r.len);
+    if (list) list.push(idx);
+    else byLen.set(r.len, [idx]);
+  });
+  const nextSameLen = (idx: number): number => {
+    const list = byLen.get(runs[idx]!.len)!;
+    let lo = 0;
+    let hi = list.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (list[mid]! <= idx) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo < list.length ? list[lo]! : -1;
+  };
+
+  const parts: string[] = [];
+  let done = 0;
+  let idx = 0;
+  while (idx < runs.length) {
+    const open = runs[idx]!;
+    const close = nextSameLen(idx);
+    if (close === -1 || runs[close]!.para !== open.para) {
+      idx++;
+      continue;
+    }
+    const end = runs[close]!.start + open.len;
+    parts.push(s.slice(done, open.start), s.slice(open.start, end).replace(/[^\n]/g, ' '));
+    done = end;
+    idx = close + 1;
+  }
+  parts.push(s.slice(done));
+  return parts.join('');
 }
 
 /** The body with every fenced and inline code character blanked; line structure is preserved. */
