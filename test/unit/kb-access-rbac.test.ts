@@ -706,6 +706,7 @@ for (const backend of backends) {
         },
       });
       expect((await rbac.accessOf(caller('alice'), '/')).path).toBe('/');
+      expect((await rbac.accessOf(caller('admin'), '/')).can).toMatchObject({ write: true, share: false });
       expect((await rbac.accessOf(caller('alice'), `users/${U.alice}/private/x.md`)).can.share).toBe(false);
       expect((await rbac.accessOf(caller('alice'), `users/${U.alice}/x.md`)).can.share).toBe(true);
       expect((await failure(() => rbac.accessOf(caller('alice'), 'a/../b'))).status).toBe(400);

@@ -107,7 +107,8 @@ export class Rbac {
         write: a.can(p, 'write', path),
         move: a.can(p, 'move', path),
         delete: a.can(p, 'delete', path),
-        share: a.can(p, 'share', path) && !isPrivatePath(path),
+        // The same paths `createShares` refuses whoever asks.
+        share: path !== '' && !isPrivatePath(path) && a.can(p, 'share', path),
       },
     };
   }
