@@ -305,6 +305,22 @@ describe('commits', () => {
     expect(await gitCli(h.dir, 'log', '-1', '--format=%B')).toBe('Move');
   });
 
+  test('a failed commit leaves nothing staged for the next one', async () => {
+    const h = harness(config());
+    await h.git.start();
+    await write(h, 'base.md', 'base\n');
+    put(h.dir, 'a.md', 'half-done\n');
+    await expect(
+      h.git.exclusive(() =>
+        h.git.commit({ add: ['a.md', 'missing.md'], remove: [], message: 'Create a.md: x', author: user }),
+      ),
+    ).rejects.toThrow();
+    rmSync(join(h.dir, 'a.md'));
+    await write(h, 'b.md', 'b\n');
+    expect(await gitCli(h.dir, 'show', '--name-only', '--format=', 'HEAD')).toBe('b.md');
+    expect(await gitCli(h.dir, 'status', '--porcelain')).toBe('');
+  });
+
   test('commit outside the queue is refused', async () => {
     const h = harness(config());
     await h.git.start();
@@ -549,9 +565,15 @@ describe('sync with a remote', () => {
     await flushBus();
     const done = h.events.find((e) => e.subject === 'gaia.kb.sync.completed')!.data;
     expect(done).toMatchObject({ result: 'conflicts', conflicts: ['data/c.json', 'notes/a.md'] });
-    // Deleting the copy resolves the conflict; the other stays.
+    // Deleting the copy resolves the conflict; the other stays, also across a restart.
     rmSync(join(h.dir, `notes/a.remote-${short}.md`));
     expect(h.git.syncStatus().conflicts.map((c) => c.path)).toEqual(['data/c.json']);
+    const again = harness(config({ path: h.dir }));
+    await again.git.start();
+    expect(again.git.syncStatus().conflicts.map((c) => c.copy)).toEqual([`data/c.remote-${short}.json`]);
+    // Writes go on after a conflict.
+    await write(h, 'notes/a.md', 'resolved\n');
+    expect(read(h.dir, 'notes/a.md')).toBe('resolved\n');
   });
 
   test('remote deleted a file edited locally: the local file stays', async () => {
@@ -571,6 +593,44 @@ describe('sync with a remote', () => {
     expect(existsSync(join(h.dir, 'dropped.md'))).toBe(false);
     expect(await gitCli(h.dir, 'ls-tree', '-r', '--name-only', 'HEAD')).toBe('keep.md');
     expect(await gitCli(h.dir, 'log', '-1', '--format=%B')).toContain('keep.md');
+  });
+
+  test('a merge commit is pushed like any other commit', async () => {
+    const r = await remote();
+    const w = await writer(r);
+    await w.commitFile('seed.md', 'seed\n');
+    await w.push();
+    const h = await cloned(r, { pushEnabled: true });
+    await write(h, 'mine.md', 'mine\n');
+    await w.commitFile('theirs.md', 'theirs\n');
+    await w.push();
+    await h.git.pull('manual');
+    await until(() => h.git.syncStatus().last_push !== null);
+    await h.git.idle();
+    expect(h.git.syncStatus()).toMatchObject({ ahead: 0, behind: 0, last_push: { result: 'ok' } });
+    await w.pull();
+    expect(read(w.cwd, 'mine.md')).toBe('mine\n');
+    expect((await w.git('log', '-1', '--format=%P')).split(' ')).toHaveLength(2);
+  });
+
+  test('a pull of more than 100 files announces only the count', async () => {
+    const r = await remote();
+    const w = await writer(r);
+    await w.commitFile('seed.md', 'seed\n');
+    await w.push();
+    const h = await cloned(r);
+    for (let i = 0; i < 101; i++) put(w.cwd, `bulk/f${i}.md`, `${i}\n`);
+    await w.git('add', 'bulk');
+    await w.git('commit', '-q', '-m', 'bulk');
+    await w.push();
+    h.events.length = 0;
+    await h.git.pull('manual');
+    await flushBus();
+    expect(h.events.filter((e) => e.subject === 'gaia.kb.file.changed')).toHaveLength(0);
+    const done = h.events.find((e) => e.subject === 'gaia.kb.sync.completed')!.data;
+    expect(done.changed_count).toBe(101);
+    expect(done.changed as string[]).toHaveLength(100);
+    expect(h.pulled.at(-1)).toHaveLength(101);
   });
 
   test('a pull with a bad token sets state error with the token masked; a good pull clears it', async () => {

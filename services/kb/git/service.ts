@@ -91,7 +91,7 @@ const MAX_EVENT_FILES = 100;
 const CONFLICTS_FILE = 'gaia-conflicts.json';
 const AUTO_COMMIT_MESSAGE = 'Local changes (auto-commit)';
 const IMPORT_MESSAGE = 'Import existing files';
-const COUNT_LIMIT = 100_000;
+const COUNT_LIMIT = 20_000;
 
 const hidden = (path: string): boolean => path.split('/').some((s) => s.startsWith('.'));
 const noop = (): void => {};
@@ -212,9 +212,9 @@ export class GitService {
   /** Resolves once background work (the clone, fired pulls and pushes) and the queue are done. */
   async idle(): Promise<void> {
     for (;;) {
-      const pending = [...this.background, this.tail];
-      await Promise.allSettled(pending);
-      if (this.background.size === 0 && pending.includes(this.tail)) return;
+      const tail = this.tail;
+      await Promise.allSettled([...this.background, tail]);
+      if (this.background.size === 0 && this.tail === tail) return;
     }
   }
 
@@ -253,21 +253,31 @@ export class GitService {
     if (!this.inQueue.getStore()) throw new Error('GitService.commit must run inside exclusive()');
     await this.ensureRepo();
     const cache = {};
-    for (const filepath of opts.add) await git.add({ fs, dir: this.dir, filepath, cache });
-    for (const filepath of opts.remove) await git.remove({ fs, dir: this.dir, filepath, cache });
     const message = opts.userId ? `${opts.message}\n\nGaia-User: ${opts.userId}` : opts.message;
-    const sha = await git.commit({
-      fs,
-      dir: this.dir,
-      ref: `refs/heads/${this.branch}`,
-      message,
-      author: this.signature(opts.author),
-      committer: this.signature(),
-      cache,
-    });
+    let sha: string;
+    try {
+      for (const filepath of opts.add) await git.add({ fs, dir: this.dir, filepath, cache });
+      for (const filepath of opts.remove) await git.remove({ fs, dir: this.dir, filepath, cache });
+      sha = await git.commit({
+        fs,
+        dir: this.dir,
+        ref: `refs/heads/${this.branch}`,
+        message,
+        author: this.signature(opts.author),
+        committer: this.signature(),
+        cache,
+      });
+    } catch (err) {
+      // The caller restores the files; the index must not keep the staged change either, or the next
+      // commit (of another file) would carry it along.
+      for (const filepath of [...opts.add, ...opts.remove]) {
+        await git.resetIndex({ fs, dir: this.dir, filepath, cache }).catch(noop);
+      }
+      throw new Error(this.mask(errText(err)));
+    }
     this.head = sha;
     // A new commit is never on the remote yet.
-    this.ahead += 1;
+    if (this.remote) this.ahead += 1;
     return sha;
   }
 
@@ -424,7 +434,12 @@ export class GitService {
         await diffTrees(repo, from ? await treeOf(repo, from) : null, to ? await treeOf(repo, to) : null)
       ).filter((c) => !hidden(c.path));
       const changed: PulledFile[] = changes.map((c) => ({ path: c.path, action: c.action }));
-      if (changed.length > 0 && this.onPulled) await this.onPulled(changed);
+      if (changed.length > 0 && this.onPulled) {
+        // The tree is already updated and committed; a failed re-index must not report the pull as failed.
+        await this.onPulled(changed).catch((err) =>
+          this.log.error('kb re-index after pull failed', { error: this.mask(errText(err)) }),
+        );
+      }
 
       const now = iso();
       if (merge && merge.conflicts.length > 0) {
@@ -480,6 +495,8 @@ export class GitService {
         duration_ms: Date.now() - started,
         timestamp: now,
       });
+      // A merge commit (or local commits the remote has not seen) is pushed like any other commit.
+      if (this.ahead > 0) this.requestPush();
       return record;
     } catch (err) {
       const message = this.mask(errText(err));
@@ -547,6 +564,9 @@ export class GitService {
     const started = Date.now();
     const from = await this.resolve(`refs/remotes/origin/${this.branch}`);
     let to = await this.resolve(`refs/heads/${this.branch}`);
+    // A coalesced push that finds nothing new (an earlier push took it along) is no event.
+    if (trigger === 'commit' && (!to || to === from))
+      return { at: iso(new Date(started)), trigger, result: 'ok', from, to };
     this.state = 'pushing';
     try {
       if (to && to !== from) {
@@ -725,13 +745,14 @@ export class GitService {
   /** Commits whatever changed in the working tree outside the API, as the service. */
   private async autoCommit(repo: RepoRef): Promise<string | null> {
     const rows = (await this.matrix()).filter(
-      ([, h, w, s]) => !(h === w && w === s) && !(h === 0 && w === 0),
+      ([, h, w, s]) => !(h === w && w === s) && !(h === 0 && w === 0 && s === 0),
     );
     if (rows.length === 0) return null;
     let differs = false;
-    for (const [filepath, h, w] of rows) {
-      if (w === 0) await git.remove({ fs, dir: this.dir, filepath, cache: repo.cache });
-      else await git.add({ fs, dir: this.dir, filepath, cache: repo.cache });
+    for (const [filepath, h, w, s] of rows) {
+      if (w === 0) {
+        if (s !== 0) await git.remove({ fs, dir: this.dir, filepath, cache: repo.cache });
+      } else await git.add({ fs, dir: this.dir, filepath, cache: repo.cache });
       if ((h === 1 && w !== 1) || (h === 0 && w === 2)) differs = true;
     }
     if (!differs) return null;
@@ -878,7 +899,10 @@ export class GitService {
   private async refreshHeads(): Promise<void> {
     this.head = await this.resolve(`refs/heads/${this.branch}`);
     this.remoteHead = await this.resolve(`refs/remotes/origin/${this.branch}`);
-    const { ahead, behind } = await this.aheadBehind(this.head, this.remoteHead);
+    // Without a remote there is nothing to be ahead of (and no reason to walk the whole history).
+    const { ahead, behind } = this.remote
+      ? await this.aheadBehind(this.head, this.remoteHead)
+      : { ahead: 0, behind: 0 };
     this.ahead = ahead;
     this.behind = behind;
   }
