@@ -1,5 +1,6 @@
 import { describe, expect, test } from 'bun:test';
 import { SearchIndex } from '../../services/kb/search/service.ts';
+import { fold, queryTerms, TermTable, termsOf } from '../../services/kb/search/terms.ts';
 import type { ParsedDoc, SearchQuery, SearchResult } from '../../services/kb/types.ts';
 
 /**
@@ -378,38 +379,46 @@ describe('SearchIndex maintenance', () => {
     expect(idx.search(query('old'), all).total).toBe(0);
   });
 
-  test('many upserts and removals leave the same answers as a fresh build', () => {
-    const words = ['ash', 'birch', 'cedar', 'elm', 'fir', 'oak', 'pine', 'yew'];
-    const text = (i: number, round: number) =>
-      Array.from({ length: 20 }, (_, j) => words[(i * 7 + j * (round + 3)) % words.length]).join(' ');
-    const live = new SearchIndex();
-    const final: Record<string, string> = {};
-    for (let round = 0; round < 4; round++) {
-      for (let i = 0; i < 60; i++) {
-        const path = `d${i % 6}/f${i}.md`;
-        if ((i + round) % 5 === 0) {
-          live.remove(path);
-          delete final[path];
-        } else {
-          const t = text(i, round);
-          live.upsert(path, t, parse(path, t), T0);
-          final[path] = t;
+  test.each([true, false])(
+    'many upserts and removals leave the same answers as a fresh build (storeText %p)',
+    (storeText) => {
+      const words = ['ash', 'birch', 'cedar', 'elm', 'fir', 'oak', 'pine', 'yew'];
+      const text = (i: number, round: number) =>
+        Array.from({ length: 20 }, (_, j) => words[(i * 7 + j * (round + 3)) % words.length]).join(' ');
+      const live = new SearchIndex({ storeText });
+      const final: Record<string, string> = {};
+      for (let round = 0; round < 4; round++) {
+        for (let i = 0; i < 60; i++) {
+          const path = `d${i % 6}/f${i}.md`;
+          if ((i + round) % 5 === 0) {
+            live.remove(path);
+            delete final[path];
+          } else {
+            const t = text(i, round);
+            live.upsert(path, t, parse(path, t), T0);
+            final[path] = t;
+          }
         }
       }
-    }
-    const fresh = indexOf(final);
-    expect(live.size).toBe(fresh.size);
-    for (const q of ['oak', 'ash elm', 'pine yew cedar', 'fir birch']) {
-      for (const match of ['all', 'any', 'phrase'] as const) {
-        const a = live.search(query(q, { match, limit: 100 }), all);
-        const b = fresh.search(query(q, { match, limit: 100 }), all);
-        expect(a.total).toBe(b.total);
-        expect(a.results.map((h) => [h.path, h.score, h.line_number])).toEqual(
-          b.results.map((h) => [h.path, h.score, h.line_number]),
-        );
+      const fresh = indexOf(final);
+      expect(live.size).toBe(fresh.size);
+      // Nothing of removed versions lingers: same dictionary, same postings.
+      const { postingBytes: _, ...liveStats } = live.stats();
+      const { postingBytes: __, ...freshStats } = fresh.stats();
+      expect(liveStats).toEqual({ ...freshStats, textChars: storeText ? freshStats.textChars : 0 });
+      const content = (p: string) => final[p]!;
+      for (const q of ['oak', 'ash elm', 'pine yew cedar', 'fir birch']) {
+        for (const match of ['all', 'any', 'phrase'] as const) {
+          const a = live.search(query(q, { match, limit: 100 }), all, content);
+          const b = fresh.search(query(q, { match, limit: 100 }), all);
+          expect(a.total).toBe(b.total);
+          expect(a.results.map((h) => [h.path, h.score, h.line_number])).toEqual(
+            b.results.map((h) => [h.path, h.score, h.line_number]),
+          );
+        }
       }
-    }
-  });
+    },
+  );
 
   test('without stored text, bodies come from getContent', () => {
     const files = { 'a.md': '---\ntitle: A\n---\nline one\nthe basilisk stares\n' };
@@ -423,5 +432,67 @@ describe('SearchIndex maintenance', () => {
     expect(
       idx.search(query('basilisk stares', { match: 'phrase' }), all, (p) => files[p as 'a.md']).total,
     ).toBe(1);
+  });
+});
+
+describe('TermTable', () => {
+  test('scan cuts the same words as the query tokenizer, on mixed scripts and odd characters', () => {
+    const alphabet = [
+      'a',
+      'Z',
+      '7',
+      ' ',
+      '-',
+      '#',
+      'é',
+      'e\u0301',
+      'ß',
+      'İ',
+      '東',
+      'я',
+      '😀',
+      '𝒜',
+      '\ud800',
+      '\t',
+      '_',
+      '٣',
+    ];
+    let seed = 42;
+    const rand = () => {
+      seed = (seed * 1103515245 + 12345) % 2147483648;
+      return seed / 2147483648;
+    };
+    const table = new TermTable();
+    for (let n = 0; n < 300; n++) {
+      let s = '';
+      for (let i = 0; i < 1 + Math.floor(rand() * 30); i++)
+        s += alphabet[Math.floor(rand() * alphabet.length)];
+      const folded = fold(s);
+      const ids: number[] = [];
+      table.scan(folded, (id) => ids.push(id));
+      expect(ids.map((id) => table.name(id))).toEqual(termsOf(folded));
+      for (const t of queryTerms(s)) expect(table.find(t)).toBeGreaterThanOrEqual(0);
+    }
+  });
+
+  test('ids survive heavy deletion and reuse (probe chains stay intact)', () => {
+    const table = new TermTable();
+    const live = new Map<string, number>();
+    for (let round = 0; round < 5; round++) {
+      for (let i = 0; i < 3000; i++) {
+        const w = `w${(i * 7919 + round * 31) % 5000}`;
+        table.scan(w, (id) => live.set(w, id));
+      }
+      let k = 0;
+      for (const [w, id] of [...live]) {
+        if (k++ % 3 === round % 3) {
+          table.delete(id);
+          live.delete(w);
+        }
+      }
+      for (const [w, id] of live) expect(table.find(w)).toBe(id);
+      expect(table.size).toBe(live.size);
+    }
+    expect(table.find('never-added')).toBe(-1);
   });
 });

@@ -15,7 +15,7 @@
 import { contextOf, namespaceOf } from '../paths/namespace.ts';
 import type { MatchMode, ParsedDoc, SearchHit, SearchQuery, SearchResult } from '../types.ts';
 import { excerptOf } from './excerpt.ts';
-import { findPhrase, fold, queryTerms, termsOf } from './terms.ts';
+import { findPhrase, fold, queryTerms, TermTable } from './terms.ts';
 
 const K1 = 1.2;
 const B = 0.75;
@@ -23,10 +23,16 @@ const TITLE_WEIGHT = 3;
 const KEYWORD_WEIGHT = 2;
 const PHRASE_BOOST = 1.5;
 
-/** Packed per-posting value: body term frequency in the low 16 bits, field flags above. */
-const TF_MASK = 0xffff;
-const IN_TITLE = 1 << 16;
-const IN_KEYWORDS = 1 << 17;
+/**
+ * One posting is one 32-bit number: the document id in the high 22 bits, then two field flags, then the
+ * body term frequency in the low 8 bits. BM25 saturates long before 255 mentions, so the cap costs no
+ * ranking, and 4 bytes a posting is half of keeping id and frequency apart.
+ */
+const TF_MASK = 0xff;
+const IN_TITLE = 1 << 8;
+const IN_KEYWORDS = 1 << 9;
+const FIELD_BITS = 10;
+const MAX_DOCS = 2 ** (32 - FIELD_BITS);
 
 export interface SearchIndexOptions {
   /**
@@ -46,44 +52,34 @@ interface DocEntry {
   /** Where the body starts in the file text, in characters and in lines. */
   bodyStart: number;
   lineOffset: number;
-  /** Distinct term ids of the document (body, title, file name, keywords). */
-  terms: Uint32Array;
+  /** Distinct term ids of the document (body, title, file name, keywords), kept only without the body. */
+  terms: Uint32Array | null;
 }
 
 class Postings {
-  /** Pairs: doc id, packed frequency. */
-  data: Uint32Array;
-  /** Number of pairs in use. */
+  /** Packed postings (see FIELD_BITS), unordered; the first `n` are in use. */
+  data = new Uint32Array(2);
   n = 0;
-  constructor() {
-    this.data = new Uint32Array(4);
-  }
 
-  add(doc: number, tf: number): void {
-    if (this.n * 2 === this.data.length) {
+  add(doc: number, packedTf: number): void {
+    if (this.n === this.data.length) {
       // Grow by half rather than double: most postings stop growing after the initial load.
-      const next = new Uint32Array(Math.max(4, Math.ceil((this.data.length * 1.5) / 2) * 2));
+      const next = new Uint32Array(Math.ceil(this.data.length * 1.5));
       next.set(this.data);
       this.data = next;
     }
-    this.data[this.n * 2] = doc;
-    this.data[this.n * 2 + 1] = tf;
-    this.n++;
+    this.data[this.n++] = doc * 2 ** FIELD_BITS + packedTf;
   }
 
   delete(doc: number): void {
     const d = this.data;
-    for (let i = 0; i < this.n * 2; i += 2) {
-      if (d[i] !== doc) continue;
-      const last = (this.n - 1) * 2;
-      d[i] = d[last]!;
-      d[i + 1] = d[last + 1]!;
-      this.n--;
+    for (let i = 0; i < this.n; i++) {
+      if (d[i]! >>> FIELD_BITS !== doc) continue;
+      d[i] = d[--this.n]!;
       break;
     }
     // Give memory back when a term has shrunk a lot (a big folder deleted).
-    if (this.data.length > 16 && this.n * 2 * 4 < this.data.length)
-      this.data = this.data.slice(0, this.n * 4);
+    if (d.length > 16 && this.n * 4 < d.length) this.data = d.slice(0, this.n * 2);
   }
 }
 
@@ -104,10 +100,10 @@ export class SearchIndex {
   private freeDocs: number[] = [];
   private totalLen = 0;
 
-  private termIds = new Map<string, number>();
-  private termNames: Array<string | undefined> = [];
+  private dict = new TermTable();
   private postings: Array<Postings | undefined> = [];
-  private freeTerms: number[] = [];
+  /** Per-upsert work space, by term id; all zero between upserts. */
+  private scratch = new Uint32Array(1024);
 
   constructor(opts: SearchIndexOptions = {}) {
     this.storeText = opts.storeText ?? true;
@@ -121,6 +117,20 @@ export class SearchIndex {
     return this.byPath.has(path);
   }
 
+  /** Sizes, for health reports and the benchmark: files, distinct terms, postings and their bytes. */
+  stats(): { files: number; terms: number; postings: number; postingBytes: number; textChars: number } {
+    let postings = 0;
+    let postingBytes = 0;
+    for (const p of this.postings) {
+      if (!p) continue;
+      postings += p.n;
+      postingBytes += p.data.byteLength;
+    }
+    let textChars = 0;
+    for (const d of this.docs) if (d?.body) textChars += d.body.length;
+    return { files: this.byPath.size, terms: this.dict.size, postings, postingBytes, textChars };
+  }
+
   /** Indexed paths, sorted. */
   paths(): string[] {
     return [...this.byPath.keys()].sort();
@@ -132,10 +142,9 @@ export class SearchIndex {
     this.byPath.clear();
     this.freeDocs = [];
     this.totalLen = 0;
-    this.termIds.clear();
-    this.termNames = [];
+    this.dict = new TermTable();
     this.postings = [];
-    this.freeTerms = [];
+    this.scratch = new Uint32Array(1024);
   }
 
   /**
@@ -145,6 +154,8 @@ export class SearchIndex {
   upsert(path: string, text: string, doc: ParsedDoc, modified: Date): void {
     this.remove(path);
     if (!isSearchable(path)) return;
+    if (this.freeDocs.length === 0 && this.docs.length >= MAX_DOCS)
+      throw new Error(`Search index is full (${MAX_DOCS} files)`);
 
     const body = doc.content;
     let bodyStart = text.endsWith(body) ? text.length - body.length : text.indexOf(body);
@@ -152,46 +163,49 @@ export class SearchIndex {
     let lineOffset = 0;
     for (let i = text.indexOf('\n'); i >= 0 && i < bodyStart; i = text.indexOf('\n', i + 1)) lineOffset++;
 
-    const freq = new Map<string, number>();
-    const words = termsOf(fold(body));
-    for (const t of words) freq.set(t, Math.min(TF_MASK, (freq.get(t) ?? 0) + 1));
-    for (const t of termsOf(fold(`${doc.title} ${fileStem(path)}`)))
-      freq.set(t, (freq.get(t) ?? 0) | IN_TITLE);
-    for (const t of termsOf(fold(doc.keywords.join(' ')))) freq.set(t, (freq.get(t) ?? 0) | IN_KEYWORDS);
-
+    const { docTerms, words } = this.collect(body, doc.title, path, doc.keywords);
     const id = this.freeDocs.pop() ?? this.docs.length;
-    const terms = new Uint32Array(freq.size);
-    let k = 0;
-    for (const [term, tf] of freq) {
-      const tid = this.termId(term);
-      this.postings[tid]!.add(id, tf);
-      terms[k++] = tid;
+    for (const tid of docTerms) {
+      let p = this.postings[tid];
+      if (!p) {
+        p = new Postings();
+        this.postings[tid] = p;
+      }
+      p.add(id, this.scratch[tid]!);
+      this.scratch[tid] = 0;
     }
     this.docs[id] = {
-      path,
-      title: doc.title,
-      keywords: doc.keywords,
+      path: detach(path),
+      title: detach(doc.title),
+      keywords: doc.keywords.map(detach),
       modified: modified.getTime(),
       body: this.storeText ? body : null,
       bodyStart,
       lineOffset,
-      terms,
+      // With the body at hand its terms can be found again on removal; without it they must be kept.
+      terms: this.storeText ? null : new Uint32Array(docTerms),
     };
     if (id >= this.lens.length) {
       const next = new Float64Array(Math.max(id + 1, this.lens.length * 2));
       next.set(this.lens);
       this.lens = next;
     }
-    this.lens[id] = words.length;
-    this.totalLen += words.length;
-    this.byPath.set(path, id);
+    this.lens[id] = words;
+    this.totalLen += words;
+    this.byPath.set(this.docs[id]!.path, id);
   }
 
   remove(path: string): void {
     const id = this.byPath.get(path);
     if (id === undefined) return;
     const doc = this.docs[id]!;
-    for (const tid of doc.terms) {
+    let terms: ArrayLike<number> | null = doc.terms;
+    if (terms === null) {
+      terms = this.collect(doc.body ?? '', doc.title, doc.path, doc.keywords).docTerms;
+      for (let i = 0; i < terms.length; i++) this.scratch[terms[i]!] = 0;
+    }
+    for (let i = 0; i < terms.length; i++) {
+      const tid = terms[i]!;
       const p = this.postings[tid]!;
       p.delete(id);
       if (p.n === 0) this.dropTerm(tid);
@@ -245,22 +259,48 @@ export class SearchIndex {
 
   // ── internals ─────────────────────────────────────────────────────────────────────────────────────────
 
-  private termId(term: string): number {
-    let tid = this.termIds.get(term);
-    if (tid === undefined) {
-      tid = this.freeTerms.pop() ?? this.postings.length;
-      this.termIds.set(term, tid);
-      this.termNames[tid] = term;
-      this.postings[tid] = new Postings();
+  /**
+   * The distinct terms of a document with their packed frequencies left in `scratch` (indexed by term
+   * id, so each word costs one dictionary probe). The caller must zero those scratch slots again.
+   */
+  private collect(
+    body: string,
+    title: string,
+    path: string,
+    keywords: string[],
+  ): { docTerms: number[]; words: number } {
+    const docTerms: number[] = [];
+    let words = 0;
+    this.dict.scan(fold(body), (tid) => {
+      const v = this.slot(tid);
+      if (v === 0) docTerms.push(tid);
+      if ((v & TF_MASK) !== TF_MASK) this.scratch[tid] = v + 1;
+      words++;
+    });
+    const flag = (text: string, bit: number) => {
+      this.dict.scan(fold(text), (tid) => {
+        if (this.slot(tid) === 0) docTerms.push(tid);
+        this.scratch[tid]! |= bit;
+      });
+    };
+    flag(`${title} ${fileStem(path)}`, IN_TITLE);
+    flag(keywords.join(' '), IN_KEYWORDS);
+    return { docTerms, words };
+  }
+
+  /** The scratch value of a term id, growing the scratch array when the dictionary has grown. */
+  private slot(tid: number): number {
+    if (tid >= this.scratch.length) {
+      const next = new Uint32Array(Math.max(tid + 1, this.scratch.length * 2));
+      next.set(this.scratch);
+      this.scratch = next;
     }
-    return tid;
+    return this.scratch[tid]!;
   }
 
   private dropTerm(tid: number): void {
-    this.termIds.delete(this.termNames[tid]!);
-    this.termNames[tid] = undefined;
+    this.dict.delete(tid);
     this.postings[tid] = undefined;
-    this.freeTerms.push(tid);
   }
 
   private bodyOf(id: number, getContent?: (path: string) => string): string {
@@ -284,8 +324,8 @@ export class SearchIndex {
     if (terms.length === 0) return [];
     const lists: Array<{ bit: number; p: Postings }> = [];
     for (let i = 0; i < terms.length; i++) {
-      const tid = this.termIds.get(terms[i]!);
-      if (tid !== undefined) lists.push({ bit: 1 << i, p: this.postings[tid]! });
+      const tid = this.dict.find(terms[i]!);
+      if (tid >= 0) lists.push({ bit: 1 << i, p: this.postings[tid]! });
       else if (mode !== 'any') return [];
     }
     if (lists.length === 0) return [];
@@ -305,12 +345,12 @@ export class SearchIndex {
       const df = p.n;
       const idf = Math.log(1 + (n - df + 0.5) / (df + 0.5));
       const d = p.data;
-      const end = p.n * 2;
-      for (let i = 0; i < end; i += 2) {
-        const doc = d[i]!;
+      const end = p.n;
+      for (let i = 0; i < end; i++) {
+        const packed = d[i]!;
+        const doc = packed >>> FIELD_BITS;
         const m = masks[doc]!;
         if (requireAll && m !== have) continue;
-        const packed = d[i + 1]!;
         const tf =
           (packed & TF_MASK) +
           (packed & IN_TITLE ? TITLE_WEIGHT : 0) +
@@ -413,6 +453,15 @@ interface RunContext {
 function isSearchable(path: string): boolean {
   if (!path.endsWith('.md')) return false;
   return !path.split('/').some((seg) => seg.startsWith('.'));
+}
+
+/**
+ * A copy of `s` that shares no storage with a larger string. Words cut out of a document by a regex keep
+ * the whole document alive while they are referenced; a term key (or title) outliving its document
+ * would otherwise pin megabytes of text that is no longer indexed.
+ */
+function detach(s: string): string {
+  return JSON.parse(JSON.stringify(s)) as string;
 }
 
 function fileStem(path: string): string {
