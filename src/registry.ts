@@ -4,10 +4,12 @@
  */
 import { createAuthService } from '../services/auth/app.ts';
 import { chatService } from '../services/chat/app.ts';
+import { kbService } from '../services/kb/app.ts';
 import type { ServiceName } from './config.ts';
 import type { ServiceFactory } from './platform.ts';
 
 export const SERVICE_FACTORIES: Partial<Record<ServiceName, ServiceFactory>> = {
   auth: createAuthService,
   chat: chatService,
+  kb: kbService,
 };

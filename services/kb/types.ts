@@ -219,14 +219,23 @@ export interface KbOps {
     to: string,
     opts?: { message?: string; source?: ChangeSource },
   ): Promise<{ from: string; to: string; action: 'move'; commit: string }>;
-  list(caller: Caller, dir: string, opts?: { recursive?: boolean; pattern?: string; mdOnly?: boolean }): Promise<ListResult>;
+  list(
+    caller: Caller,
+    dir: string,
+    opts?: { recursive?: boolean; pattern?: string; mdOnly?: boolean },
+  ): Promise<ListResult>;
   search(
     caller: Caller,
     q: Partial<Omit<SearchQuery, 'contexts'>> & { q: string; contexts?: string[] },
   ): Promise<SearchResult>;
   context(caller: Caller, name: string): Promise<ContextData>;
   navigate(caller: Caller, path: string, depth: number, keywords?: string[]): Promise<NavNode>;
-  synthesize(caller: Caller, contexts: string[], focus?: string, maxConnections?: number): Promise<SynthesisResult>;
+  synthesize(
+    caller: Caller,
+    contexts: string[],
+    focus?: string,
+    maxConnections?: number,
+  ): Promise<SynthesisResult>;
   threads(caller: Caller): Promise<ThreadsResult>;
   history(caller: Caller, path: string | undefined, limit: number): Promise<CommitInfo[]>;
 }

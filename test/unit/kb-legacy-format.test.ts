@@ -11,7 +11,6 @@ import {
   formatSynthesis,
   formatThreads,
   kilobytes,
-  planMultitask,
   pyStr,
 } from '../../services/kb/legacy/format.ts';
 import type {
@@ -304,27 +303,6 @@ describe('formatMultitask', () => {
     const out = formatMultitask(many);
     expect(out).toContain("- Found 1 matches for 'q9'\n");
     expect(out).not.toContain("'q10'");
-  });
-});
-
-describe('planMultitask', () => {
-  test('searches after the last "search for", split on " and ", at most 3, lower-cased', () => {
-    expect(planMultitask('Please search for Dragons and castles and knights and kings', [])).toEqual([
-      { type: 'search', query: 'dragons', limit: 10 },
-      { type: 'search', query: 'castles', limit: 10 },
-      { type: 'search', query: 'knights', limit: 10 },
-    ]);
-  });
-
-  test('root contexts named as whole words add context loads', () => {
-    expect(planMultitask('load gaia and kos context', ['gaia', 'kos', 'lore', 'ga'])).toEqual([
-      { type: 'context', name: 'gaia' },
-      { type: 'context', name: 'kos' },
-    ]);
-    expect(planMultitask('gaiaverse', ['gaia'])).toEqual([
-      { type: 'search', query: 'gaiaverse', limit: 5 },
-      { type: 'navigate', path: '/', depth: 2 },
-    ]);
   });
 });
 

@@ -499,7 +499,7 @@ export class GitService {
       if (this.ahead > 0) this.requestPush();
       return record;
     } catch (err) {
-      const message = this.mask(errText(err));
+      const message = this.mask(this.explain(err));
       this.state = 'error';
       this.error = message;
       const record: PullRecord = {
@@ -688,6 +688,17 @@ export class GitService {
       timestamp: Math.floor(Date.now() / 1000),
       timezoneOffset: 0,
     };
+  }
+
+  /** isomorphic-git's "Could not find main." says nothing about where; name the remote branch. */
+  private explain(err: unknown): string {
+    const e = err as { code?: string; data?: { what?: string } } | null;
+    if (
+      e?.code === 'NotFoundError' &&
+      [this.branch, `refs/heads/${this.branch}`].includes(e.data?.what ?? '')
+    )
+      return `Remote branch "${this.branch}" not found at ${this.remote?.url ?? 'the remote'}`;
+    return errText(err);
   }
 
   private credentials(): { username: string; password?: string } | undefined {

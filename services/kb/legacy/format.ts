@@ -264,39 +264,3 @@ export function formatMultitask(results: readonly MultitaskOutcome[]): string {
   }
   return out;
 }
-
-/** `word` occurs in `text` (case-insensitively) with no letter, digit or `_` right before or after it. */
-function mentionsWord(text: string, word: string): boolean {
-  const escaped = word.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-  return new RegExp(`(?<![\\p{L}\\p{N}_])${escaped}(?![\\p{L}\\p{N}_])`, 'iu').test(text);
-}
-
-/** A task a multitask message asks for. */
-export type MultitaskTask =
-  | { type: 'search'; query: string; limit: number }
-  | { type: 'context'; name: string }
-  | { type: 'navigate'; path: string; depth: number };
-
-/**
- * The tasks a free-text multitask message asks for: up to three searches taken from the text after the
- * last `search for ` (split on ` and `, lower-cased as the old system did) when the text mentions
- * `search`; a context load for each root-level context named as a whole word; and, when nothing was
- * found, a search of the whole text plus a shallow navigation of the root.
- */
-export function planMultitask(text: string, rootContexts: readonly string[]): MultitaskTask[] {
-  const tasks: MultitaskTask[] = [];
-  const lower = text.toLowerCase();
-  if (lower.includes('search')) {
-    const after = lower.split('search for ').at(-1) ?? '';
-    for (const term of after.split(' and ').slice(0, 3))
-      tasks.push({ type: 'search', query: term.trim(), limit: 10 });
-  }
-  for (const name of rootContexts) {
-    if (name && mentionsWord(text, name)) tasks.push({ type: 'context', name });
-  }
-  if (tasks.length === 0) {
-    tasks.push({ type: 'search', query: text, limit: 5 });
-    tasks.push({ type: 'navigate', path: '/', depth: 2 });
-  }
-  return tasks;
-}

@@ -28,7 +28,8 @@ export function namespaceOf(path: string): Namespace {
   const segs = clean === '' ? [] : clean.split('/');
   const first = segs[0];
   if (first === undefined) return { kind: 'root', owner: null, name: 'root', prefix: '', container: false };
-  if (first === 'shared') return { kind: 'shared', owner: null, name: 'shared', prefix: 'shared/', container: false };
+  if (first === 'shared')
+    return { kind: 'shared', owner: null, name: 'shared', prefix: 'shared/', container: false };
   const kind = CONTAINERS[first];
   if (kind) {
     // `users` alone, or a file directly in `users/`, is the container, not anybody's namespace.

@@ -330,6 +330,8 @@ export class SearchIndex {
     }
     if (lists.length === 0) return [];
     const requireAll = mode !== 'any';
+    // A phrase lies on a body line, so each of its terms must occur in the body itself.
+    const bodyOnly = mode === 'phrase';
     // Rarest first: with `all`, later (longer) lists then only touch documents still in the running.
     lists.sort((a, b) => a.p.n - b.p.n);
 
@@ -351,6 +353,7 @@ export class SearchIndex {
         const doc = packed >>> FIELD_BITS;
         const m = masks[doc]!;
         if (requireAll && m !== have) continue;
+        if (bodyOnly && (packed & TF_MASK) === 0) continue;
         const tf =
           (packed & TF_MASK) +
           (packed & IN_TITLE ? TITLE_WEIGHT : 0) +
@@ -378,9 +381,11 @@ export class SearchIndex {
   /** Phrase mode: keep documents where the query text occurs verbatim on one body line. */
   private withPhrase(ctx: RunContext, found: Candidate[]): Candidate[] {
     if (ctx.phrase.includes('\n')) return [];
+    // A one-word phrase with nothing around it is that word, and every candidate has it in its body.
+    const verify = !(ctx.terms.length === 1 && ctx.phrase === ctx.terms[0]);
     const out: Candidate[] = [];
     for (const c of found) {
-      if (findPhrase(fold(this.bodyOf(c.id, ctx.getContent)), ctx.phrase) < 0) continue;
+      if (verify && findPhrase(fold(this.bodyOf(c.id, ctx.getContent)), ctx.phrase) < 0) continue;
       c.score *= PHRASE_BOOST;
       out.push(c);
     }
