@@ -269,6 +269,33 @@ describe('start', () => {
     expect(read(h2.dir, 'b.md')).toBe('b\n');
   });
 
+  test('a branch the remote lacks is an error that names it', async () => {
+    const r = await remote();
+    const w = await writer(r);
+    await w.commitFile('a.md', 'a\n');
+    await w.push();
+    const h = harness(config({ gitRepoUrl: r.url, gitBranch: 'kb' }));
+    await h.git.start();
+    await h.git.idle();
+    expect(h.git.ready).toBe(true);
+    expect(h.git.syncStatus()).toMatchObject({
+      state: 'error',
+      error: `Remote branch "kb" not found at ${r.url}`,
+    });
+  });
+
+  test('existing files and an empty remote: the import commit is pushed', async () => {
+    const r = await remote(TOKEN);
+    const cfg = config({ gitRepoUrl: r.url, gitAuthToken: TOKEN, pushEnabled: true });
+    put(cfg.path, 'notes/a.md', '# A\n');
+    const h = harness(cfg);
+    await h.git.start();
+    await until(() => h.git.syncStatus().last_push !== null);
+    await h.git.idle();
+    expect(h.git.syncStatus()).toMatchObject({ state: 'idle', ahead: 0, last_push: { result: 'ok' } });
+    expect(await gitCli(r.bareDir, 'show', 'main:notes/a.md')).toBe('# A');
+  });
+
   test('a token-bearing error text is masked', async () => {
     const h = harness(config({ gitRepoUrl: 'https://github.com/o/r', gitAuthToken: TOKEN }));
     expect(h.git.mask(`fetch https://x:${TOKEN}@github.com/o/r failed: ${TOKEN}`)).toBe(
