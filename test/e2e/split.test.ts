@@ -20,7 +20,7 @@ function freePort(): number {
   return port;
 }
 
-const ports = { gateway: freePort(), web: freePort(), auth: freePort(), chat: freePort() };
+const ports = { gateway: freePort(), web: freePort(), auth: freePort(), chat: freePort(), kb: freePort() };
 const env: Record<string, string> = {
   ...(process.env as Record<string, string>),
   GAIA_ENV: 'development',
@@ -32,8 +32,10 @@ const env: Record<string, string> = {
   WEB_PORT: String(ports.web),
   AUTH_PORT: String(ports.auth),
   CHAT_PORT: String(ports.chat),
+  KB_PORT: String(ports.kb),
   AUTH_SERVICE_URL: `http://127.0.0.1:${ports.auth}`,
   CHAT_SERVICE_URL: `http://127.0.0.1:${ports.chat}`,
+  KB_SERVICE_URL: `http://127.0.0.1:${ports.kb}`,
   GATEWAY_URL: `http://127.0.0.1:${ports.gateway}`,
   GAIA_HEALTH_TIMEOUT_MS: '1500',
 };
@@ -74,11 +76,16 @@ beforeAll(async () => {
   start('auth');
   await waitFor(`http://127.0.0.1:${ports.auth}/health`, (r) => r.status === 200);
   start('chat');
+  start('kb');
   start('gateway');
   start('web');
   await waitFor(`${gateway}/health`, async (r) => {
     const b = (await r.json()) as { services: Record<string, { status: string }> };
-    return b.services.auth?.status === 'healthy' && b.services.chat?.status === 'healthy';
+    return (
+      b.services.auth?.status === 'healthy' &&
+      b.services.chat?.status === 'healthy' &&
+      b.services.kb?.status === 'healthy'
+    );
   });
   await waitFor(`http://127.0.0.1:${ports.web}/login`, (r) => r.status === 200);
 }, 60_000);
@@ -90,6 +97,19 @@ afterAll(async () => {
 });
 
 describe('split mode', () => {
+  test('kb answers through the gateway over HTTP: a write is committed and searchable', async () => {
+    const put = await fetch(`${gateway}/api/v1/kb/files/notes/split.md`, {
+      method: 'PUT',
+      headers: { 'X-API-Key': DEV_API_KEY, 'content-type': 'application/json' },
+      body: JSON.stringify({ content: '# Split\nnarwhal over http\n' }),
+    });
+    expect(put.status).toBe(201);
+    const found = await fetch(`${gateway}/api/v1/kb/search?q=narwhal`, {
+      headers: { 'X-API-Key': DEV_API_KEY },
+    });
+    expect(((await found.json()) as { total: number }).total).toBe(1);
+  });
+
   test('chat answers through the gateway over HTTP', async () => {
     const res = await fetch(`${gateway}/api/v0.3/chat`, {
       method: 'POST',
