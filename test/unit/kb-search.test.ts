@@ -176,6 +176,16 @@ describe('SearchIndex match modes', () => {
     expect(r.results.find((h) => h.path === 'lore/caps.md')!.excerpt).toBe('THE DRAGON LAIR!');
   });
 
+  test('a phrase must be in the body: a title or keyword alone does not count', () => {
+    const idx = indexOf({
+      'basilisk.md': '---\ntags: [lair]\n---\nno mention here\n',
+      'body.md': 'a basilisk lair in the text\n',
+    });
+    expect(paths(idx.search(query('basilisk', { match: 'phrase' }), all))).toEqual(['body.md']);
+    expect(paths(idx.search(query('basilisk lair', { match: 'phrase' }), all))).toEqual(['body.md']);
+    expect(idx.search(query('basilisk', { match: 'all' }), all).total).toBe(2);
+  });
+
   test('phrase keeps the punctuation between words', () => {
     const idx = indexOf({ 'a.md': 'call foo-bar now\n', 'b.md': 'call foo bar now\n' });
     expect(paths(idx.search(query('foo-bar', { match: 'phrase' }), all))).toEqual(['a.md']);
@@ -216,6 +226,24 @@ describe('SearchIndex match modes', () => {
     expect(r.results[0]!.matched_terms).toEqual(['unclosed', 'regex']);
     expect(idx.search(query('.*'), all).total).toBe(0);
     expect(paths(idx.search(query('(unclosed[regex', { match: 'phrase' }), all))).toEqual(['a.md']);
+  });
+
+  test('unvalidated input does not break it: no terms, too many terms, no mode, empty contexts', () => {
+    const idx = indexOf(files);
+    expect(idx.search(query('!!! ...'), all)).toMatchObject({ total: 0, results: [] });
+    expect(idx.search(query('   '), all).total).toBe(0);
+    const many = `${Array.from({ length: 40 }, (_, i) => `w${i}`).join(' ')} dragon`;
+    expect(idx.search(query(many, { match: 'any' }), all).total).toBe(0);
+    expect(idx.search(query(`dragon ${many}`, { match: 'any' }), all).total).toBe(2);
+    const noMode = {
+      q: 'dragon unicorn',
+      limit: 20,
+      offset: 0,
+      includeContent: false,
+    } as unknown as SearchQuery;
+    expect(idx.search(noMode, all).match).toBe('any');
+    expect(idx.search(query('lair', { contexts: [] }), all).total).toBe(3);
+    expect(idx.search(query('lair', { limit: 0 }), all)).toMatchObject({ total: 3, results: [] });
   });
 
   test('a term is a whole word, not a substring', () => {

@@ -227,17 +227,22 @@ export class SearchIndex {
     getContent?: (path: string) => string,
   ): SearchResult {
     const t0 = performance.now();
-    const terms = queryTerms(q.q);
+    const text = typeof q.q === 'string' ? q.q : '';
+    const requested: MatchMode = q.match ?? 'auto';
+    const terms = queryTerms(text);
     const limit = Math.max(0, Math.floor(Number.isFinite(q.limit) ? q.limit : 20));
     const offset = Math.max(0, Math.floor(Number.isFinite(q.offset) ? q.offset : 0));
-    const prefixes = q.contexts?.map((c) => c.replace(/^\/+/, '').replace(/\/+$/, ''));
-    const phrase = fold(q.q.trim());
+    // An empty list restricts nothing, like no list at all.
+    const prefixes = q.contexts?.length
+      ? q.contexts.map((c) => c.replace(/^\/+/, '').replace(/\/+$/, ''))
+      : undefined;
+    const phrase = fold(text.trim());
     const ctx: RunContext = { terms, phrase, prefixes, canRead, getContent };
 
-    let match: Mode = q.match === 'any' || q.match === 'phrase' ? q.match : 'all';
+    let match: Mode = requested === 'any' || requested === 'phrase' ? requested : 'all';
     let found = this.candidates(ctx, match);
     // `auto` widens to `any` only when requiring every term found nothing the caller can read.
-    if (q.match === 'auto' && found.length === 0 && terms.length > 1) {
+    if (requested === 'auto' && found.length === 0 && terms.length > 1) {
       match = 'any';
       found = this.candidates(ctx, match);
     }
@@ -247,7 +252,7 @@ export class SearchIndex {
 
     const results: SearchHit[] = page.map((c) => this.hit(ctx, c, match, q.includeContent));
     return {
-      query: q.q,
+      query: text,
       match,
       total,
       limit,
