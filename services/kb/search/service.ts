@@ -5,10 +5,11 @@
  *
  * Layout, chosen for memory (10,000 files must fit comfortably in a small container):
  *  - documents get small integer ids; ids of removed documents are reused;
- *  - each term's postings are one growable Uint32Array of (doc id, packed frequency) pairs, unordered, so
- *    adding a document appends and removing one swaps the last pair into its place;
- *  - each document remembers its term ids (to unlink itself on removal) and, by default, its body text
- *    (for excerpts, phrase checks and `include_content`; see `storeText`).
+ *  - the dictionary maps words to integer ids (`TermTable`), and each term's postings are one growable
+ *    Uint32Array of packed (doc id, fields, frequency) numbers, unordered, so adding a document appends
+ *    and removing one swaps the last posting into its place;
+ *  - each document keeps its body text by default (for excerpts, phrase checks, `include_content`, and
+ *    to find its terms again on removal); see `storeText` for the leaner variant.
  * Ranking is BM25 with the title / file name and keywords folded in as extra term frequency, so a word
  * in the title counts like three mentions in the body and a keyword like two.
  */
@@ -178,7 +179,8 @@ export class SearchIndex {
       path: detach(path),
       title: detach(doc.title),
       keywords: doc.keywords.map(detach),
-      modified: modified.getTime(),
+      // An unreadable mtime must not make every later search that hits this file fail on toISOString.
+      modified: Number.isFinite(modified.getTime()) ? modified.getTime() : Date.now(),
       body: this.storeText ? body : null,
       bodyStart,
       lineOffset,
