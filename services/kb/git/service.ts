@@ -195,6 +195,8 @@ export class GitService {
     this.isReady = true;
     this.state = 'idle';
     if (pullAtStart) this.track(this.pull('startup'));
+    // Commits left unpushed by an earlier run go out without waiting for the next write.
+    else if (this.ahead > 0) this.requestPush();
     this.schedulePull();
   }
 
