@@ -232,9 +232,14 @@ export async function startGitRemote(opts: { token?: string } = {}): Promise<Git
  */
 export async function cliWriter(remote: GitRemote, opts: GitCliOptions = {}) {
   const work = mkdtempSync(join(tmpdir(), 'gaia-git-writer-'));
-  await gitCliAs(opts, work, 'clone', remote.authedUrl, 'repo');
   const cwd = join(work, 'repo');
-  await gitCliAs(opts, cwd, 'checkout', '-B', 'main');
+  try {
+    await gitCliAs(opts, work, 'clone', remote.authedUrl, 'repo');
+    await gitCliAs(opts, cwd, 'checkout', '-B', 'main');
+  } catch (err) {
+    rmSync(work, { recursive: true, force: true });
+    throw err;
+  }
   return {
     cwd,
     git: (...args: string[]) => gitCliAs(opts, cwd, ...args),
