@@ -170,11 +170,50 @@ describe.skipIf(!run)('knowledge base in Chromium', () => {
         ) === true,
     );
 
+    // A new file from the tree: the path is typed in, the save creates it and shows it.
+    await page.click('#kb-new-file');
+    await page.locator('#kb-editor-path').waitFor();
+    expect(await page.inputValue('#kb-editor-path')).toBe(`${notes}/`);
+    await page.fill('#kb-editor-path', `${notes}/wyverns`);
+    await page.fill('#kb-editor-content', '# Wyverns\n\nTwo legs, not four.\n');
+    await page.fill('input[name=message]', 'Start wyverns');
+    await page.click('form#kb-editor button[type=submit]');
+    await page.locator('#kb-file-path', { hasText: `${notes}/wyverns.md` }).waitFor();
+    await page.locator('#kb-tree a', { hasText: 'wyverns.md' }).waitFor();
+    expect((await read(`${notes}/wyverns.md`)).content).toBe('# Wyverns\n\nTwo legs, not four.\n');
+
     expect(await duplicateIds(page)).toEqual([]);
     expect(await page.evaluate(() => (window as unknown as { __xss?: number }).__xss)).toBeUndefined();
     expect(w.unexpected()).toEqual([]);
     await context.close();
   }, 90_000);
+
+  test('on a phone the columns stack and nothing scrolls sideways', async () => {
+    const context = await browser.newContext({
+      viewport: { width: 375, height: 812 },
+      isMobile: true,
+      hasTouch: true,
+    });
+    const page = await context.newPage();
+    const w = watch(context, page, web);
+    await registerAndLogin(page, web, uniqueEmail('kbmobile'));
+    const me = (await (await page.request.get(`${web}/api/session`)).json()) as { user: { id: string } };
+    const path = `users/${me.user.id}/a-rather-long-folder-name-for-a-small-screen/${'very-long-file-name-'.repeat(3)}.md`;
+    await put(path, `# Long\n\n${'word '.repeat(200)}\n\n\`\`\`\n${'x'.repeat(300)}\n\`\`\`\n`);
+    await page.goto(`${web}/kb/file?path=${path}`);
+    await page.locator('#kb-file-title').waitFor();
+    const tree = (await page.locator('#kb-tree').boundingBox())!;
+    const content = (await page.locator('#kb-content').boundingBox())!;
+    expect(content.y).toBeGreaterThan(tree.y + tree.height - 1);
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(375);
+    const font = await page.$eval('#kb-search-input', (el) =>
+      Number.parseFloat(getComputedStyle(el).fontSize),
+    );
+    expect(font).toBeGreaterThanOrEqual(16);
+    await screenshot(page, 'kb-mobile');
+    expect(w.unexpected()).toEqual([]);
+    await context.close();
+  }, 60_000);
 
   test('errors in place: no access, missing file, bad path', async () => {
     const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });

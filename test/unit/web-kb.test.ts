@@ -472,6 +472,57 @@ describe('editing', () => {
   });
 });
 
+describe('new files', () => {
+  test('the tree offers a new file; the editor takes a path and a save creates it', async () => {
+    const { uid, kb, get } = await setup();
+    const tree = await (
+      await get(`/kb?path=users/${uid}/notes`, htmx({ headers: { 'hx-target': 'kb-tree' } }))
+    ).text();
+    expect(tree).toContain(`hx-get="/kb/new?path=users/${uid}/notes"`);
+    const editor = await (await get(`/kb/new?path=users/${uid}/notes`, htmx())).text();
+    expect(editor).toContain('<form id="kb-editor"');
+    expect(editor).toContain(`name="path" type="text" required maxlength="1024" value="users/${uid}/notes/"`);
+    expect(editor).toContain('<input type="hidden" name="expected_sha" value="">');
+    expect(editor).toContain('<input type="hidden" name="new" value="1">');
+    const res = await get(
+      '/kb/file',
+      htmx(
+        form({
+          new: '1',
+          path: `users/${uid}/notes/ideas`,
+          content: '# Ideas\n',
+          message: 'Start',
+          expected_sha: '',
+        }),
+      ),
+    );
+    expect(kb.files.get(`users/${uid}/notes/ideas.md`)).toBe('# Ideas\n');
+    expect(JSON.parse(res.headers.get('hx-trigger')!)['gaia:toast'].message).toMatch(
+      /^Saved \(commit [0-9a-f]{7}\)$/,
+    );
+    const body = await res.text();
+    expect(body).toContain('<article id="kb-file" data-path="users/');
+    expect(body).toContain('hx-swap-oob="innerHTML"');
+    expect(body).toContain('ideas.md');
+  });
+
+  test('creating over an existing file never replaces it; a folder without write access says so', async () => {
+    const { uid, kb, get } = await setup();
+    const res = await (
+      await get(
+        '/kb/file',
+        htmx(form({ new: '1', path: `users/${uid}/todo.md`, content: 'x', message: 'm', expected_sha: '' })),
+      )
+    ).text();
+    expect(res).toContain('A file with this name already exists.');
+    expect(res).toContain('name="path" type="text"');
+    expect(kb.files.get(`users/${uid}/todo.md`)).toBe('todo list\n');
+    const ro = await (await get('/kb/new?path=shared', htmx())).text();
+    expect(ro).toContain('You don&#39;t have permission to create files in this folder.');
+    expect(ro).not.toContain('kb-editor"');
+  });
+});
+
 describe('/kb/search', () => {
   test('ranked results with title, path link and escaped excerpt with <mark>; only readable files', async () => {
     const { get } = await setup();
@@ -522,6 +573,7 @@ describe('styles', () => {
       '/kb/file?path=shared/data.json',
       '/kb/file?path=nope.md',
       `/kb/edit?path=users/${uid}/todo.md`,
+      `/kb/new?path=users/${uid}`,
       '/kb/search?q=dragon',
       '/kb/search?q=dragon%20zebra',
       '/kb/search?q=',

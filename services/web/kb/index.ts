@@ -205,11 +205,39 @@ export function kbRoutes(kit: Kit) {
         );
       }),
     )
+    .get(
+      '/kb/new',
+      kit.handler('page', async (ctx) => {
+        const dir = dirPath(ctx.url.searchParams.get('path'));
+        const treeDir = ctx.isHtmx ? null : dir;
+        if (dir.split('/').some((seg) => seg === '.' || seg === '..'))
+          return answer(ctx, box('error', kbErrorText(400)), { status: 400, treeDir: null });
+        const access = await kbAccess(ctx, dir || '/');
+        if (!access.ok && access.status !== 403)
+          return answer(ctx, box('error', kbErrorText(access.status, access.detail)), {
+            status: access.status,
+            treeDir,
+          });
+        if (!access.ok || access.body.can?.write !== true)
+          return answer(ctx, box('error', "You don't have permission to create files in this folder."), {
+            status: 403,
+            treeDir,
+          });
+        return answer(
+          ctx,
+          editorView({ path: dir ? `${dir}/` : '', content: '', sha: null, eol: 'lf', isNew: true }),
+          { treeDir },
+        );
+      }),
+    )
     .post(
       '/kb/file',
       kit.handler('page', async (ctx) => {
         const form = await readForm(ctx.request);
-        const path = normalisePath(form.path);
+        const isNew = form.new === '1';
+        let path = normalisePath(form.path);
+        // A new file named without an extension is a note.
+        if (isNew && path && !path.endsWith('/') && !/\.[^./]+$/.test(path)) path = `${path}.md`;
         const message = (form.message ?? '').trim();
         const eol = form.eol === 'crlf' ? 'crlf' : 'lf';
         // Browsers send a textarea's lines with CRLF; the file keeps the line endings it had.
@@ -217,7 +245,7 @@ export function kbRoutes(kit: Kit) {
         const content = eol === 'crlf' ? lf.replace(/\n/g, '\r\n') : lf;
         const expected = (form.expected_sha ?? '').trim();
         const again = (error: Html, status: number) =>
-          answer(ctx, editorView({ path, content: lf, sha: expected || null, message, eol, error }), {
+          answer(ctx, editorView({ path, content: lf, sha: expected || null, message, eol, error, isNew }), {
             status,
             treeDir: ctx.isHtmx ? null : parentDir(path),
             currentFile: path,
@@ -226,6 +254,8 @@ export function kbRoutes(kit: Kit) {
         if (!message) return again(box('error', 'Please enter a commit message.'), 400);
         const saved = await kbSave(ctx, path, { content, message, expected_sha: expected || null });
         if (!saved.ok) {
+          if (saved.status === 409 && isNew)
+            return again(box('error', 'A file with this name already exists.'), 409);
           if (saved.status === 409 && typeof saved.body?.current_sha === 'string')
             return again(conflictBox(path), 409);
           const errors = Array.isArray(saved.body?.errors)

@@ -129,7 +129,10 @@ export function treeView(t: TreeData): Html {
     if (top && dirs.length + files.length > 0)
       entries = html`<h2 class="text-xs uppercase tracking-wide text-slate-400 mb-1">Folders and files</h2>${entries}`;
   }
-  return html`${breadcrumb(t.dir, t.meId)}${top}${entries}`;
+  const create = t.error
+    ? null
+    : html`<p class="mt-3"><a id="kb-new-file" href="/kb/new?path=${queryPath(t.dir)}" hx-get="/kb/new?path=${queryPath(t.dir)}" hx-target="#kb-content" hx-swap="innerHTML" hx-push-url="true" class="${LINK} text-sm">+ New file${t.dir ? ' here' : ''}</a></p>`;
+  return html`${breadcrumb(t.dir, t.meId)}${top}${entries}${create}`;
 }
 
 export function isNamespaceRoot(dir: string, meId: string | null, me?: KbMe | null): boolean {
@@ -212,14 +215,26 @@ export interface EditorData {
   /** Line endings the file uses; browsers send textareas with CRLF, so the save restores these. */
   eol: 'lf' | 'crlf';
   error?: Html | null;
+  /** A file that does not exist yet: its path is typed in, and the save must not replace anything. */
+  isNew?: boolean;
 }
 
 export function editorView(d: EditorData): Html {
-  return html`<h1 class="text-2xl font-bold text-white mb-1 break-words">Edit ${baseName(d.path)}</h1>
-<p class="text-sm text-slate-400 font-mono break-all mb-4">${d.path}</p>
+  const cancel = d.isNew ? dirHref(parentDir(d.path)) : fileHref(d.path);
+  const cancelTarget = d.isNew ? '#kb-tree' : '#kb-content';
+  const head = d.isNew
+    ? html`<h1 class="text-2xl font-bold text-white mb-4">New file</h1>`
+    : html`<h1 class="text-2xl font-bold text-white mb-1 break-words">Edit ${baseName(d.path)}</h1>
+<p class="text-sm text-slate-400 font-mono break-all mb-4">${d.path}</p>`;
+  const pathField = d.isNew
+    ? html`<input type="hidden" name="new" value="1">
+<div><label for="kb-editor-path" class="block text-sm text-slate-300 mb-1">Path</label>
+<input id="kb-editor-path" name="path" type="text" required maxlength="1024" value="${d.path}" placeholder="folder/name.md" class="${INPUT} font-mono text-sm"></div>`
+    : html`<input type="hidden" name="path" value="${d.path}">`;
+  return html`${head}
 <div id="kb-editor-message" class="mb-4" aria-live="polite">${d.error ?? null}</div>
 <form id="kb-editor" method="post" action="/kb/file" hx-post="/kb/file" hx-target="#kb-content" hx-swap="innerHTML" class="space-y-4">
-<input type="hidden" name="path" value="${d.path}">
+${pathField}
 <input type="hidden" name="expected_sha" value="${d.sha ?? ''}">
 <input type="hidden" name="eol" value="${d.eol}">
 <div><label for="kb-editor-content" class="block text-sm text-slate-300 mb-1">Content</label>
@@ -229,7 +244,7 @@ ${d.content}</textarea></div>
 <input id="kb-editor-commit-message" name="message" type="text" required maxlength="500" value="${d.message ?? ''}" placeholder="Describe your change" class="${INPUT}"></div>
 <div class="flex items-center gap-2">
 <button type="submit" class="${BTN_PRIMARY}">Save</button>
-<a href="${fileHref(d.path)}" hx-get="${fileHref(d.path)}" hx-target="#kb-content" hx-swap="innerHTML" hx-push-url="true" class="${BTN_SECONDARY}">Cancel</a>
+<a href="${cancel}" hx-get="${cancel}" hx-target="${cancelTarget}" hx-swap="innerHTML" hx-push-url="true" class="${BTN_SECONDARY}">Cancel</a>
 </div>
 </form>`;
 }
@@ -285,7 +300,7 @@ export function kbPage(tree: Html, content: Html, q = ''): Html {
 </div>
 <div class="grid grid-cols-1 md:grid-cols-3 gap-6">
 <aside id="kb-tree" class="${CARD} md:col-span-1 min-w-0" aria-label="Files">${tree}</aside>
-<section id="kb-content" class="${CARD} md:col-span-2 min-w-0" aria-live="polite">${content}</section>
+<section id="kb-content" class="${CARD} md:col-span-2 min-w-0">${content}</section>
 </div>`;
 }
 
