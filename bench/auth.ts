@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../src/config.ts';
 import { createLogger } from '../src/log.ts';
-import { startAllInOne } from '../src/stack.ts';
+import { startAllInOne } from '../wiring/stack.ts';
 
 const DEV_KEY = 'FJUeDkZRy0uPp7cYtavMsIfwi7weF9-RT7BeOlusqnE';
 const REQUESTS = Number(process.env.BENCH_AUTH_REQUESTS ?? 3000);

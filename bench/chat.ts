@@ -15,7 +15,7 @@
  * connections at once. Gaia runs as `bun run dev` and the container run it, with 4096 (package.json,
  * Dockerfile); set BUN_CONFIG_MAX_HTTP_REQUESTS in this process's environment to measure another value.
  *
- * Processes: Gaia (`bun src/main.ts`), the fake (bench/servers/fake-openai.ts), the raw server, and a client
+ * Processes: Gaia (`bun wiring/main.ts`), the fake (bench/servers/fake-openai.ts), the raw server, and a client
  * (this file with `client <job>`) that measures the streams; wrk (or a Bun fetch loop) for throughput.
  * Knobs: BENCH_CHAT_N (200), BENCH_CHAT_STREAMS (1000), BENCH_DURATION_S (5).
  */

@@ -142,7 +142,7 @@ export async function startGaia(env: Record<string, string> = {}): Promise<GaiaC
   const webPort = await freePort();
   const dataDir = mkdtempSync(join(tmpdir(), 'gaia-bench-'));
   const t0 = performance.now();
-  const proc = Bun.spawn(['bun', join(ROOT, 'src/main.ts')], {
+  const proc = Bun.spawn(['bun', join(ROOT, 'wiring/main.ts')], {
     cwd: ROOT,
     env: {
       ...process.env,

@@ -31,7 +31,7 @@ export function createChatApp(deps: ServiceDeps) {
 
 export type ChatApp = ReturnType<typeof createChatApp>;
 
-/** How the launchers mount chat (src/registry.ts). */
+/** How the launchers mount chat (wiring/registry.ts). */
 export function chatService(deps: ServiceDeps): MountedService {
   const app = createChatApp(deps);
   return {

@@ -1,4 +1,4 @@
 /** Starts the chat service alone (split mode): `bun services/chat/index.ts`. */
-import { runService } from '../../src/service-runner.ts';
+import { runService } from '../../wiring/service-runner.ts';
 
 await runService('chat');

@@ -1,4 +1,4 @@
 /** Starts the gateway alone (split mode): `bun services/gateway/index.ts`. */
-import { runService } from '../../src/service-runner.ts';
+import { runService } from '../../wiring/service-runner.ts';
 
 await runService('gateway');

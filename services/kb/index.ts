@@ -1,4 +1,4 @@
 /** Starts the kb service alone (split mode): `bun services/kb/index.ts`. */
-import { runService } from '../../src/service-runner.ts';
+import { runService } from '../../wiring/service-runner.ts';
 
 await runService('kb');

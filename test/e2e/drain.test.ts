@@ -27,7 +27,7 @@ function freePort(): number {
 
 test('a stream in flight at SIGTERM finishes, then the process exits 0', async () => {
   const port = freePort();
-  proc = Bun.spawn([process.execPath, 'src/main.ts'], {
+  proc = Bun.spawn([process.execPath, 'wiring/main.ts'], {
     cwd: ROOT,
     env: {
       ...process.env,

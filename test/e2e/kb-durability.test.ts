@@ -29,7 +29,7 @@ function freePort(): number {
 
 async function start(): Promise<{ proc: Subprocess; url: string }> {
   const port = freePort();
-  const proc = Bun.spawn([process.execPath, 'src/main.ts'], {
+  const proc = Bun.spawn([process.execPath, 'wiring/main.ts'], {
     cwd: ROOT,
     env: {
       PATH: process.env.PATH ?? '/usr/bin:/bin',

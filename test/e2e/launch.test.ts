@@ -26,7 +26,7 @@ afterAll(async () => {
   for (const p of procs) {
     if (p.exitCode !== null) continue;
     try {
-      // Detached: the group holds `bun run` and the `bun src/main.ts` it started.
+      // Detached: the group holds `bun run` and the `bun wiring/main.ts` it started.
       process.kill(-p.pid, 'SIGKILL');
     } catch {
       p.kill('SIGKILL');

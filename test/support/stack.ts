@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { SignJWT } from 'jose';
 import { type Config, loadConfig } from '../../src/config.ts';
 import { createLogger } from '../../src/log.ts';
-import { type RunningStack, startAllInOne } from '../../src/stack.ts';
+import { type RunningStack, startAllInOne } from '../../wiring/stack.ts';
 
 export const DEV_API_KEY = 'FJUeDkZRy0uPp7cYtavMsIfwi7weF9-RT7BeOlusqnE';
 export const DEV_USER_ID = '00000000-0000-4000-8000-000000000001';

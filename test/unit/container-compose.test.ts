@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../../src/config.ts';
-import { SERVICE_FACTORIES } from '../../src/registry.ts';
+import { SERVICE_FACTORIES } from '../../wiring/registry.ts';
 
 const ROOT = join(import.meta.dir, '..', '..');
 const read = (p: string) => readFileSync(join(ROOT, p), 'utf8');
@@ -61,7 +61,7 @@ function configVariables(): Set<string> {
   return names;
 }
 const CONFIG_VARS = configVariables();
-/** Read outside config.ts: the launcher's service switch (src/main.ts). */
+/** Read outside config.ts: the launcher's service switch (wiring/main.ts). */
 // Read by the launcher or by the Bun runtime itself, not by loadConfig.
 const LAUNCHER_VARS = new Set(['GAIA_SERVICE', 'BUN_CONFIG_MAX_HTTP_REQUESTS']);
 
@@ -182,7 +182,7 @@ describe('docker-compose.yml', () => {
     expect(unknown).toEqual([]);
     // GAIA_SERVICE really is read: by config.ts's selectedService, which the launcher calls first.
     expect(read('src/config.ts')).toContain('env.GAIA_SERVICE');
-    expect(read('src/main.ts')).toContain('selectedService()');
+    expect(read('wiring/main.ts')).toContain('selectedService()');
   });
 
   test('kb and asset data live on named volumes where the services keep them', () => {

@@ -93,7 +93,7 @@ describe('Dockerfile', () => {
     expect(copies[1]).toBe('. .');
     // package.json's build script is what produces the binary the runtime stage copies.
     expect(PKG.scripts.build).toContain('bun build --compile');
-    expect(PKG.scripts.build).toContain('src/main.ts');
+    expect(PKG.scripts.build).toContain('wiring/main.ts');
     expect(PKG.scripts.build).toContain('--outfile dist/gaia');
   });
 
@@ -262,7 +262,7 @@ describe('.dockerignore', () => {
   test('admits every source file the compiled binary is built from', async () => {
     // The bundler's own list of inputs: whatever `bun run build` reads outside node_modules.
     const result = await Bun.build({
-      entrypoints: [join(ROOT, 'src/main.ts')],
+      entrypoints: [join(ROOT, 'wiring/main.ts')],
       target: 'bun',
       metafile: true,
     });
@@ -270,7 +270,7 @@ describe('.dockerignore', () => {
     const inputs = Object.keys(result.metafile!.inputs)
       .map((p) => (p.startsWith(ROOT) ? p.slice(ROOT.length + 1) : p))
       .filter((p) => !p.includes('node_modules/'));
-    expect(inputs).toContain('src/main.ts');
+    expect(inputs).toContain('wiring/main.ts');
     expect(inputs.some((p) => p.endsWith('.sql'))).toBe(true);
     for (const p of inputs) expect(excluded(p), p).toBe(false);
   });

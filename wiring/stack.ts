@@ -6,10 +6,10 @@
 import type { Server } from 'bun';
 import { createGateway, type Gateway } from '../services/gateway/app.ts';
 import { createWebApp } from '../services/web/app.ts';
-import type { Config, ServiceName } from './config.ts';
-import type { Handler } from './http/client.ts';
-import { announce } from './lifecycle.ts';
-import type { Logger } from './log.ts';
+import type { Config, ServiceName } from '../src/config.ts';
+import type { Handler } from '../src/http/client.ts';
+import { announce } from '../src/lifecycle.ts';
+import type { Logger } from '../src/log.ts';
 import {
   buildClients,
   drainServers,
@@ -18,7 +18,7 @@ import {
   makeLogger,
   openPlatform,
   type Platform,
-} from './platform.ts';
+} from '../src/platform.ts';
 import { SERVICE_FACTORIES } from './registry.ts';
 
 export interface StackOptions {

@@ -2,8 +2,8 @@
  * The all-in-one launcher: `bun run dev`, `bun start`, and the container's default command.
  * With GAIA_SERVICE=<name> it starts that one service instead (the container's split mode).
  */
-import { ConfigError, loadConfig, selectedService } from './config.ts';
-import { makeLogger, onShutdown } from './platform.ts';
+import { ConfigError, loadConfig, selectedService } from '../src/config.ts';
+import { makeLogger, onShutdown } from '../src/platform.ts';
 import { runService } from './service-runner.ts';
 import { startAllInOne } from './stack.ts';
 

@@ -5,8 +5,8 @@
 import { createAuthService } from '../services/auth/app.ts';
 import { chatService } from '../services/chat/app.ts';
 import { kbService } from '../services/kb/app.ts';
-import type { ServiceName } from './config.ts';
-import type { ServiceFactory } from './platform.ts';
+import type { ServiceName } from '../src/config.ts';
+import type { ServiceFactory } from '../src/platform.ts';
 
 export const SERVICE_FACTORIES: Partial<Record<ServiceName, ServiceFactory>> = {
   auth: createAuthService,

@@ -5,9 +5,9 @@
 import { createGateway } from '../services/gateway/app.ts';
 import { createWebApp } from '../services/web/app.ts';
 import { gatewayOverHttp } from '../services/web/gateway-client.ts';
-import { type Config, loadConfig, type ServiceName } from './config.ts';
-import { announce } from './lifecycle.ts';
-import { buildClients, drainServers, listen, makeLogger, onShutdown, openPlatform } from './platform.ts';
+import { type Config, loadConfig, type ServiceName } from '../src/config.ts';
+import { announce } from '../src/lifecycle.ts';
+import { buildClients, drainServers, listen, makeLogger, onShutdown, openPlatform } from '../src/platform.ts';
 import { SERVICE_FACTORIES } from './registry.ts';
 
 const SERVICES = ['auth', 'asset', 'chat', 'kb'] as const;
