@@ -308,6 +308,21 @@ describe('/kb/file', () => {
     }
   });
 
+  test('a KB that is not ready, or a gateway that is down, gives a message instead of a broken page', async () => {
+    const { web, get, kb } = await setup();
+    kb.failWith = 503;
+    const page = await get('/kb/file?path=README.md');
+    expect(page.status).toBe(503);
+    const body = await page.text();
+    expect(body).toContain('The knowledge base is not available right now. Please try again in a moment.');
+    expect(body).toContain('id="kb-tree"');
+    expect(await (await get('/kb')).text()).toContain('The knowledge base is not available right now.');
+    web.gateway.down = true;
+    const down = await get('/kb/search?q=x', htmx());
+    expect(down.status).toBe(503);
+    expect(await down.text()).toContain('Connection error. Please try again.');
+  });
+
   test('a wiki link that is not in the folder falls back to the KB root', async () => {
     const { uid, get } = await setup();
     const page = await get(`/kb/file?path=users/${uid}/notes/README.md&fallback=README.md`);
