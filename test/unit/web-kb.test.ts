@@ -564,6 +564,23 @@ describe('/kb/search', () => {
     expect(scoped).toContain(NO_ACCESS);
   });
 
+  test('more than a page of results pages with Next and Previous', async () => {
+    const { web, uid, kb, get } = await setup();
+    for (let i = 0; i < 25; i++)
+      kb.put(`users/${uid}/many/n${String(i).padStart(2, '0')}.md`, `wyvern ${i}\n`);
+    const first = await (await get('/kb/search?q=wyvern', htmx())).text();
+    expect(first).toContain('25 results for “wyvern”, showing 1–20.');
+    expect(first.match(/<li class="kb-result/g)).toHaveLength(20);
+    expect(first).toContain('id="kb-search-next" href="/kb/search?q=wyvern&amp;offset=20"');
+    expect(first).not.toContain('kb-search-prev');
+    const second = await (await get('/kb/search?q=wyvern&offset=20', htmx())).text();
+    expect(second).toContain('showing 21–25.');
+    expect(second.match(/<li class="kb-result/g)).toHaveLength(5);
+    expect(second).toContain('id="kb-search-prev" href="/kb/search?q=wyvern"');
+    expect(second).not.toContain('kb-search-next');
+    expect(web.gateway.requests.at(-1)!.path).toBe('/api/v1/kb/search?q=wyvern&limit=20&offset=20');
+  });
+
   test('the full search page keeps the query in the box; <script> in a query stays text', async () => {
     const { get } = await setup();
     const body = await (await get('/kb/search?q=%3Cscript%3Edragon')).text();

@@ -115,6 +115,8 @@ async function loadFileView(
   };
 }
 
+const SEARCH_PAGE = 20;
+
 export function kbRoutes(kit: Kit) {
   const { config } = kit.s;
   const page = (tree: Html, content: Html, q = '', status = 200) =>
@@ -287,7 +289,9 @@ export function kbRoutes(kit: Kit) {
         let status = 200;
         if (!q.trim()) content = searchView(q, scope, null);
         else {
-          const r = await kbSearch(ctx, q, { path: scope || undefined });
+          const asked = Number(ctx.url.searchParams.get('offset') ?? 0);
+          const offset = Number.isSafeInteger(asked) && asked > 0 ? Math.min(asked, 10_000) : 0;
+          const r = await kbSearch(ctx, q, { path: scope || undefined, offset, limit: SEARCH_PAGE });
           if (r.ok) content = searchView(q, scope, r.body);
           else {
             status = r.status;

@@ -268,7 +268,19 @@ export function searchView(q: string, path: string, r: KbSearchResult | null, er
   const summary =
     r.total === 0
       ? html`No results for “${q}”${where}.`
-      : html`${r.total} ${r.total === 1 ? 'result' : 'results'} for “${q}”${where}${r.total > r.results.length ? html`, showing the first ${r.results.length}` : null}.`;
+      : html`${r.total} ${r.total === 1 ? 'result' : 'results'} for “${q}”${where}${r.total > r.results.length ? html`, showing ${r.offset + 1}–${r.offset + r.results.length}` : null}.`;
+  const pageLink = (offset: number, label: string, id: string) => {
+    const params = new URLSearchParams({ q });
+    if (path) params.set('path', path);
+    if (offset > 0) params.set('offset', String(offset));
+    const href = `/kb/search?${params}`;
+    return html`<a id="${id}" href="${href}" hx-get="${href}" hx-target="#kb-content" hx-swap="innerHTML" class="${BTN_SECONDARY} text-sm">${label}</a>`;
+  };
+  const next = r.offset + r.results.length;
+  const pager =
+    r.offset > 0 || next < r.total
+      ? html`<div class="flex items-center gap-2 mt-3">${r.offset > 0 ? pageLink(Math.max(0, r.offset - r.limit), 'Previous', 'kb-search-prev') : null}${next < r.total ? pageLink(next, 'Next', 'kb-search-next') : null}</div>`
+      : null;
   const fallback =
     r.match === 'any' && r.total > 0
       ? html`<p class="text-xs text-slate-400 mb-3">No file contains every word; these contain some of them.</p>`
@@ -282,7 +294,8 @@ ${fallback}
 <p class="text-xs text-slate-400 font-mono break-all">${h.path}${h.line_number ? `:${h.line_number}` : ''}</p>
 <p class="kb-excerpt text-sm text-slate-300 mt-1 break-words">${highlight(h.excerpt ?? '', h.matched_terms ?? [])}</p>
 </li>`,
-  )}</ol>`;
+  )}</ol>
+${pager}`;
 }
 
 export function welcomeView(dir: string): Html {
