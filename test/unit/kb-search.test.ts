@@ -244,6 +244,16 @@ describe('SearchIndex match modes', () => {
     expect(idx.search(noMode, all).match).toBe('any');
     expect(idx.search(query('lair', { contexts: [] }), all).total).toBe(3);
     expect(idx.search(query('lair', { limit: 0 }), all)).toMatchObject({ total: 3, results: [] });
+    // A failing access check leaves nothing behind for the next search.
+    const before = idx.search(query('dragon lair', { match: 'any' }), all);
+    const boom = () => {
+      throw new Error('access store down');
+    };
+    expect(() => idx.search(query('dragon lair', { match: 'any' }), boom)).toThrow('access store down');
+    expect(idx.search(query('dragon lair', { match: 'any' }), all)).toMatchObject({
+      total: before.total,
+      results: before.results.map((h) => ({ path: h.path, score: h.score })),
+    });
   });
 
   test('a term is a whole word, not a substring', () => {

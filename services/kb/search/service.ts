@@ -103,6 +103,12 @@ export class SearchIndex {
 
   private dict = new TermTable();
   private postings: Array<Postings | undefined> = [];
+  /**
+   * Per-search accumulators by doc id, all zero between searches. Reusing them spares two allocations
+   * the size of the index on every search (searches are synchronous, so they never overlap).
+   */
+  private scores = new Float64Array(0);
+  private masks = new Uint32Array(0);
   /** Per-upsert work space, by term id; all zero between upserts. */
   private scratch = new Uint32Array(1024);
 
@@ -146,6 +152,8 @@ export class SearchIndex {
     this.dict = new TermTable();
     this.postings = [];
     this.scratch = new Uint32Array(1024);
+    this.scores = new Float64Array(0);
+    this.masks = new Uint32Array(0);
   }
 
   /**
@@ -344,9 +352,12 @@ export class SearchIndex {
 
     const n = this.byPath.size;
     const avgdl = n > 0 ? this.totalLen / n : 0;
-    const cap = this.docs.length;
-    const scores = new Float64Array(cap);
-    const masks = new Uint32Array(cap);
+    if (this.scores.length < this.docs.length) {
+      this.scores = new Float64Array(this.docs.length + 1024);
+      this.masks = new Uint32Array(this.docs.length + 1024);
+    }
+    const scores = this.scores;
+    const masks = this.masks;
     const touched: number[] = [];
     const lens = this.lens;
     let have = 0;
@@ -374,12 +385,20 @@ export class SearchIndex {
     }
 
     const out: Candidate[] = [];
-    for (const doc of touched) {
-      const mask = masks[doc]!;
-      if (requireAll && mask !== have) continue;
-      const path = this.docs[doc]!.path;
-      if (!this.inScope(path, ctx.prefixes) || !ctx.canRead(path)) continue;
-      out.push({ id: doc, score: scores[doc]!, mask });
+    try {
+      for (const doc of touched) {
+        const mask = masks[doc]!;
+        if (requireAll && mask !== have) continue;
+        const path = this.docs[doc]!.path;
+        if (!this.inScope(path, ctx.prefixes) || !ctx.canRead(path)) continue;
+        out.push({ id: doc, score: scores[doc]!, mask });
+      }
+    } finally {
+      // The accumulators are reused by the next search (even if `canRead` threw): clear what was used.
+      for (const doc of touched) {
+        scores[doc] = 0;
+        masks[doc] = 0;
+      }
     }
     if (mode === 'phrase') return this.withPhrase(ctx, out);
     return out;
