@@ -34,6 +34,11 @@ export interface Config {
   publicUrl: string;
   seedDev: boolean;
   version: string;
+  /**
+   * The environment this was read from. Services read their own sections from it with `Reader` (kb's lives in
+   * services/kb/config.ts), so the kernel need not know every service's settings.
+   */
+  source: Readonly<Env>;
 
   database: {
     url: string;
@@ -117,22 +122,6 @@ export interface Config {
     directives: boolean;
   };
 
-  kb: {
-    path: string;
-    gitRepoUrl?: string;
-    gitAuthToken?: string;
-    gitBranch: string;
-    autoClone: boolean;
-    autoSync: boolean;
-    syncIntervalS: number;
-    pushEnabled: boolean;
-    webhookSecret?: string;
-    committerName: string;
-    committerEmail: string;
-    maxFileBytes: number;
-    mcpEnabled: boolean;
-  };
-
   asset: {
     storage: 'local' | 's3';
     storageDir: string;
@@ -192,7 +181,7 @@ export class ConfigError extends Error {
   }
 }
 
-type Env = Record<string, string | undefined>;
+export type Env = Record<string, string | undefined>;
 
 const PERIOD_MS: Record<RatePeriod, number> = {
   second: 1000,
@@ -206,7 +195,11 @@ function isPlaceholder(v: string): boolean {
   return /^YOUR_/i.test(v) || v === 'https://placeholder.supabase.co' || v === 'placeholder';
 }
 
-class Reader {
+/**
+ * Reads typed values out of an environment. Services parse their own configuration sections with it, from
+ * the same environment the kernel's sections came from (`Config.source`).
+ */
+export class Reader {
   constructor(private readonly env: Env) {}
 
   str(name: string): string | undefined {
@@ -468,6 +461,7 @@ export function loadConfig(env: Env = process.env, opts: LoadOptions = {}): Conf
     publicUrl: r.url('GAIA_PUBLIC_URL', 'http://localhost:8666')!,
     seedDev: r.bool('GAIA_SEED_DEV', !isProduction),
     version: '1.0.0',
+    source: Object.freeze({ ...env }),
 
     database: {
       url: dbUrl ?? `sqlite:${sqlitePath}`,
@@ -563,22 +557,6 @@ export function loadConfig(env: Env = process.env, opts: LoadOptions = {}): Conf
       conversationLockTimeoutMs: r.int('CHAT_CONVERSATION_LOCK_TIMEOUT_MS', 120_000, 1),
       sessionMaxMessages: r.int('CHAT_SESSION_MAX_MESSAGES', 50, 1),
       directives: r.bool('CHAT_DIRECTIVES', true),
-    },
-
-    kb: {
-      path: resolve(r.strOr('KB_PATH', join(dataDir, 'kb'))),
-      gitRepoUrl: r.str('KB_GIT_REPO_URL'),
-      gitAuthToken: r.secret('KB_GIT_AUTH_TOKEN'),
-      gitBranch: r.strOr('KB_GIT_BRANCH', 'main'),
-      autoClone: r.bool('KB_GIT_AUTO_CLONE', true),
-      autoSync: r.bool('KB_GIT_AUTO_SYNC', true),
-      syncIntervalS: r.int('KB_SYNC_INTERVAL', 3600, 0),
-      pushEnabled: r.bool('KB_PUSH_ENABLED', false),
-      webhookSecret: r.secret('KB_GIT_WEBHOOK_SECRET'),
-      committerName: r.strOr('KB_GIT_COMMITTER_NAME', 'KB Service'),
-      committerEmail: r.strOr('KB_GIT_COMMITTER_EMAIL', 'kb@gaia.dev'),
-      maxFileBytes: r.int('KB_MAX_FILE_BYTES', 10_485_760, 1),
-      mcpEnabled: r.bool('KB_MCP_ENABLED', true),
     },
 
     asset: {

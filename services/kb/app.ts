@@ -62,7 +62,7 @@ export async function kbService(deps: ServiceDeps): Promise<MountedService> {
   const { app, ctx } = createKbApp(deps);
   await startKb(ctx);
   const { config } = deps;
-  const mcp = config.kb.mcpEnabled
+  const mcp = ctx.config.mcpEnabled
     ? createKbMcpHandler({
         ops: ctx.ops,
         allowedOrigins: (origin) => isAllowedOrigin(config.gateway.allowedOrigins, origin),

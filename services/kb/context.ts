@@ -8,6 +8,7 @@ import { requireUser, type ServiceDeps, type ServiceKernel } from '../../src/htt
 import { Rbac } from './access/rbac.ts';
 import { AccessService } from './access/service.ts';
 import { KbCache } from './cache.ts';
+import { readKbConfig } from './config.ts';
 import { FileStore } from './files/service.ts';
 import { GitService } from './git/service.ts';
 import { Knowledge } from './knowledge/service.ts';
@@ -40,7 +41,7 @@ export interface KbContext {
 
 export function createKbContext(deps: ServiceDeps, kernel: ServiceKernel): KbContext {
   const { log, bus, db } = deps;
-  const config = deps.config.kb;
+  const config = readKbConfig(deps.config);
   const store = new FileStore(config.path);
   const index = new SearchIndex();
   const cache = new KbCache();

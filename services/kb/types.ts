@@ -3,9 +3,7 @@
  * access model are built separately and meet in `operations.ts`, which every route family (legacy, JSON,
  * MCP, chat tools) calls. Response shapes are snake_case because that is what clients read.
  */
-import type { Config } from '../../src/config.ts';
-
-export type KbConfig = Config['kb'];
+export type { KbConfig } from './config.ts';
 
 /** Who is asking: the verified identity the gateway signed. */
 export interface Caller {

@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { readKbConfig } from '../../services/kb/config.ts';
 import type { BusMessage } from '../../src/bus/types.ts';
 import { dropTestDatabases, testBackends } from '../support/backends.ts';
 import { type StackHandle, startStack } from '../support/stack.ts';
@@ -41,7 +42,7 @@ for (const backend of testBackends()) {
 
     beforeAll(async () => {
       s = await startStack({ databaseUrl: await backend.databaseUrl() });
-      kbPath = s.config.kb.path;
+      kbPath = readKbConfig(s.config).path;
       jwtA = await s.mintJwt({ sub: idA, email: emailA, user_metadata: { name: 'Alice A' } });
       jwtB = await s.mintJwt({ sub: idB, email: emailB });
       s.stack.bus.subscribe('gaia.kb.>', (m) => {

@@ -5,6 +5,7 @@ import { afterAll, describe, expect, test } from 'bun:test';
 import { mkdtempSync, realpathSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { readKbConfig } from '../../services/kb/config.ts';
 import { type Config, describeRateLimit, loadConfig, parseRateLimit } from '../../src/config.ts';
 
 const dirs: string[] = [];
@@ -140,8 +141,8 @@ describe('loadConfig defaults (data.md §7)', () => {
     });
   });
 
-  test('knowledge base', () => {
-    expect(c.kb).toEqual({
+  test('knowledge base (the kb service reads its own section from the same environment)', () => {
+    expect(readKbConfig(c)).toEqual({
       path: join(data, 'kb'),
       gitRepoUrl: undefined,
       gitAuthToken: undefined,

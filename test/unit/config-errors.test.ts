@@ -6,6 +6,7 @@ import { afterAll, describe, expect, test } from 'bun:test';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { readKbConfig } from '../../services/kb/config.ts';
 import { ConfigError, loadConfig } from '../../src/config.ts';
 
 const dataDir = mkdtempSync(join(tmpdir(), 'gaia-config-errors-'));
@@ -14,8 +15,11 @@ afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
 const SECRET_32 = 'prod-secret-0123456789abcdef-XYZ!';
 const PROD = { GAIA_ENV: 'production', GAIA_JWT_SECRET: SECRET_32, WEB_SESSION_SECRET: `${SECRET_32}w` };
 
+/** The kernel's sections, then the sections services read for themselves at start (kb's). */
 function load(env: Record<string, string>, opts?: { split?: boolean }) {
-  return loadConfig({ GAIA_DATA_DIR: dataDir, ...env }, opts);
+  const config = loadConfig({ GAIA_DATA_DIR: dataDir, ...env }, opts);
+  readKbConfig(config);
+  return config;
 }
 
 /** Loads, expects a ConfigError for `variable`, and checks that no given value leaks into its message. */

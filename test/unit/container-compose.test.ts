@@ -7,6 +7,7 @@ import { afterAll, describe, expect, test } from 'bun:test';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { readKbConfig } from '../../services/kb/config.ts';
 import { loadConfig } from '../../src/config.ts';
 import { SERVICE_FACTORIES } from '../../wiring/registry.ts';
 
@@ -45,11 +46,15 @@ const tmp = realpathSync(mkdtempSync(join(tmpdir(), 'gaia-container-')));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 /**
- * The variables src/config.ts reads: its string literals, plus the names it builds at run time
+ * The variables Gaia's configuration reads: its string literals, plus the names it builds at run time
  * (`AUTH_SERVICE_URL`, ...), found by watching what loadConfig looks up.
  */
 function configVariables(): Set<string> {
-  const names = new Set([...read('src/config.ts').matchAll(/'([A-Z][A-Z0-9_]{2,})'/g)].map((m) => m[1]!));
+  // Services own their sections (services/<name>/config.ts) and read them from the same environment.
+  const sources = ['src/config.ts', ...new Bun.Glob('services/*/config.ts').scanSync({ cwd: ROOT })];
+  const names = new Set(
+    sources.flatMap((f) => [...read(f).matchAll(/'([A-Z][A-Z0-9_]{2,})'/g)].map((m) => m[1]!)),
+  );
   const base: Record<string, string> = { GAIA_DATA_DIR: join(tmp, 'watch'), RATE_LIMIT_REQUESTS: '1' };
   const env = new Proxy(base, {
     get(target, key) {
@@ -301,7 +306,13 @@ describe('.env.example', () => {
     mkdirSync(cwd, { recursive: true });
     process.chdir(cwd);
     try {
-      const strip = (c: ReturnType<typeof loadConfig>) => ({ ...c, internalSecret: '' });
+      // Service-owned sections are compared too; the raw environment itself naturally differs.
+      const strip = (c: ReturnType<typeof loadConfig>) => ({
+        ...c,
+        internalSecret: '',
+        source: {},
+        kb: readKbConfig(c),
+      });
       const baseline = strip(loadConfig({}));
       const differing: string[] = [];
       for (const v of exampleVars) {
