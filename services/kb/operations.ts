@@ -85,6 +85,13 @@ export class KbOperations implements KbOps {
     throw new HttpError(403, `Forbidden: no read access to ${dir === '' ? '/' : dir}`);
   }
 
+  private async assertDirectory(dir: string): Promise<void> {
+    if (dir === '') return;
+    const st = await this.d.store.stat(dir);
+    if (!st) throw new HttpError(404, `Directory not found: ${dir}`);
+    if (st.kind !== 'dir') throw new HttpError(400, `Path is not a directory: ${dir}`);
+  }
+
   // ── reads ──────────────────────────────────────────────────────────────────────────────────────────
 
   async read(caller: Caller, raw: string, opts: { raw?: boolean } = {}): Promise<FileObject> {
@@ -131,9 +138,7 @@ export class KbOperations implements KbOps {
     const p = await this.principal(caller);
     this.assertCanEnter(p, dir);
     this.ensureReady();
-    const st = dir === '' ? { kind: 'dir' as const } : await this.d.store.stat(dir);
-    if (!st) throw new HttpError(404, `Directory not found: ${dir}`);
-    if (st.kind !== 'dir') throw new HttpError(400, `Path is not a directory: ${dir}`);
+    await this.assertDirectory(dir);
     const access = this.d.access;
     const glob = opts.pattern && opts.pattern !== '*' ? new Bun.Glob(opts.pattern) : null;
     const fileOk = (name: string, path: string) =>
@@ -240,9 +245,7 @@ export class KbOperations implements KbOps {
     const p = await this.principal(caller);
     this.assertCanEnter(p, dir);
     this.ensureReady();
-    const st = dir === '' ? { kind: 'dir' as const } : await this.d.store.stat(dir);
-    if (!st) throw new HttpError(404, `Directory not found: ${dir}`);
-    if (st.kind !== 'dir') throw new HttpError(400, `Path is not a directory: ${dir}`);
+    await this.assertDirectory(dir);
     const tree = await this.d.knowledge.navigate(dir, depth, this.readableFilter(p), keywords);
     if (!tree) throw new HttpError(404, `Directory not found: ${dir}`);
     return tree;

@@ -19,6 +19,7 @@ import { IDENTITY_HEADER, signIdentitySync } from '../../src/http/identity.ts';
 import { createLogger } from '../../src/log.ts';
 import type { MountedService } from '../../src/platform.ts';
 import { dropTestDatabases, natsTestUrl, testBackends } from '../support/backends.ts';
+import { eventually } from '../support/eventually.ts';
 import { cliWriter, type GitRemote, gitCli, startGitRemote } from '../support/git-remote.ts';
 import { DEV_USER_ID, type StackHandle, startStack } from '../support/stack.ts';
 
@@ -27,16 +28,6 @@ afterAll(async () => {
 });
 
 const TOKEN = 'scale-token-0123456789';
-
-async function eventually<T>(fn: () => Promise<T | undefined>, ms = 5000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await fn().catch(() => undefined);
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`not within ${ms} ms`);
-    await Bun.sleep(50);
-  }
-}
 
 for (const backend of testBackends()) {
   describe(`kb scale-out (${backend.name})`, () => {
@@ -123,7 +114,7 @@ for (const backend of testBackends()) {
         const r = await viaKb2('GET', '/api/v1/kb/search?q=albatross');
         const b = await r.json();
         return b.total === 1 ? b : undefined;
-      });
+      }, 5000);
       expect(on2.results[0].path).toBe('notes/one.md');
       expect((await viaKb2('GET', '/api/v1/kb/files/notes/one.md')).status).toBe(200);
 
@@ -131,7 +122,7 @@ for (const backend of testBackends()) {
       const on1 = await eventually(async () => {
         const b = await (await s.dev('/api/v1/kb/search?q=cormorant')).json();
         return b.total === 1 ? b : undefined;
-      });
+      }, 5000);
       expect(on1.results[0].path).toBe('notes/two.md');
     }, 30_000);
 

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { BusMessage } from '../../src/bus/types.ts';
 import { dropTestDatabases, natsTestUrl, testBackends } from '../support/backends.ts';
+import { eventually } from '../support/eventually.ts';
 import { cliWriter, type GitRemote, gitCli, startGitRemote } from '../support/git-remote.ts';
 import { type StackHandle, startStack } from '../support/stack.ts';
 
@@ -19,16 +20,6 @@ afterAll(async () => {
 
 const TOKEN = 'sync-token-7f3a9c2e1d';
 const SECRET = 'webhook-secret-for-tests';
-
-async function eventually<T>(fn: () => Promise<T | undefined>, ms = 10_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await fn().catch(() => undefined);
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`not within ${ms} ms`);
-    await Bun.sleep(50);
-  }
-}
 
 /** A loopback proxy in front of the remote that holds every request until `open()`: a slow clone. */
 function gatedProxy(target: string) {

@@ -8,6 +8,7 @@ import { HttpError, jsonResponse } from '../../../src/http/errors.ts';
 import { isoNow } from '../../../src/http/service.ts';
 import { validate } from '../../../src/http/validate.ts';
 import { callerOf, type KbContext } from '../context.ts';
+import { runLimited } from '../mcp/tasks.ts';
 import type { Caller, SearchResult } from '../types.ts';
 import {
   formatContext,
@@ -240,18 +241,4 @@ export function legacyRoutes(ctx: KbContext) {
       .post('/api/v1/chat/kb-context', contextRoute)
       .post('/api/v1/chat/kb-multitask', multitaskRoute)
   );
-}
-
-/** Runs `fn` over `items` with at most `limit` at once, keeping the input order in the result. */
-export async function runLimited<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const out = new Array<R>(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i]!);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return out;
 }
