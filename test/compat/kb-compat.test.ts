@@ -132,6 +132,26 @@ for (const backend of testBackends()) {
       expect(await unknown.json()).toEqual({ detail: 'Context index not found for: nope' });
     });
 
+    test('legacy multitask, git status and cache routes', async () => {
+      const mt = await s.dev('/api/v1/chat/kb-multitask', json({ message: 'search for dragon and ridge' }));
+      expect(mt.status).toBe(200);
+      const m = await mt.json();
+      expect(m.metadata).toEqual({ tasks_count: 2, execution_mode: 'parallel' });
+      expect(m.response).toStartWith('⚡ **Multi-Task KB Execution Complete**\n\n**Tasks Executed:** 2\n**Successful:** 2\n');
+      expect(m.response).toContain("- Found 1 matches for 'dragon'");
+      const st = await (await s.dev('/api/v0.2/kb/git/status')).json();
+      expect(st).toEqual({
+        success: true,
+        changes: { modified: [], added: [], deleted: [], untracked: [] },
+        has_changes: false,
+      });
+      const stats = await (await s.dev('/api/v0.2/kb/cache/stats')).json();
+      expect(stats.status).toBe('success');
+      expect(stats.cache).toMatchObject({ enabled: true, backend: 'memory' });
+      const inv = await s.dev('/api/v0.2/kb/cache/invalidate?pattern=search:*', { method: 'POST' });
+      expect(await inv.json()).toEqual({ status: 'success', message: 'Cache invalidated for pattern: search:*' });
+    });
+
     test('#1 missing message → 422 naming message', async () => {
       const r = await s.dev('/api/v0.2/kb/read', json({}));
       expect(r.status).toBe(422);
