@@ -137,7 +137,9 @@ for (const backend of testBackends()) {
       expect(mt.status).toBe(200);
       const m = await mt.json();
       expect(m.metadata).toEqual({ tasks_count: 2, execution_mode: 'parallel' });
-      expect(m.response).toStartWith('⚡ **Multi-Task KB Execution Complete**\n\n**Tasks Executed:** 2\n**Successful:** 2\n');
+      expect(m.response).toStartWith(
+        '⚡ **Multi-Task KB Execution Complete**\n\n**Tasks Executed:** 2\n**Successful:** 2\n',
+      );
       expect(m.response).toContain("- Found 1 matches for 'dragon'");
       const st = await (await s.dev('/api/v0.2/kb/git/status')).json();
       expect(st).toEqual({
@@ -149,7 +151,10 @@ for (const backend of testBackends()) {
       expect(stats.status).toBe('success');
       expect(stats.cache).toMatchObject({ enabled: true, backend: 'memory' });
       const inv = await s.dev('/api/v0.2/kb/cache/invalidate?pattern=search:*', { method: 'POST' });
-      expect(await inv.json()).toEqual({ status: 'success', message: 'Cache invalidated for pattern: search:*' });
+      expect(await inv.json()).toEqual({
+        status: 'success',
+        message: 'Cache invalidated for pattern: search:*',
+      });
     });
 
     test('#1 missing message → 422 naming message', async () => {
