@@ -345,6 +345,8 @@ describe('commits', () => {
     rmSync(join(h.dir, 'a.md'));
     await write(h, 'b.md', 'b\n');
     expect(await gitCli(h.dir, 'show', '--name-only', '--format=', 'HEAD')).toBe('b.md');
+    // API commits update the index in batches; once written, it agrees with the branch.
+    await h.git.syncIndex();
     expect(await gitCli(h.dir, 'status', '--porcelain')).toBe('');
   });
 

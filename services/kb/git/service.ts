@@ -18,9 +18,13 @@ import { HttpError } from '../../../src/http/errors.ts';
 import type { Logger } from '../../../src/log.ts';
 import { namespaceOf } from '../paths/namespace.ts';
 import type { CommitInfo, GitChanges, KbConfig } from '../types.ts';
+import { applyToTree, commitTree, PendingIndex, stageFromWorkTree } from './commit.ts';
 import { diffTrees, type MergeOutcome, mergeTrees, type RepoRef, treeOf } from './merge.ts';
 import { createMasker, parseRemote, type RemoteSpec } from './remote.ts';
 import { decideWebhook, webhookResponse } from './webhook.ts';
+
+/** How long after the last commit the index is brought up to date. */
+const INDEX_FLUSH_DELAY_MS = 1000;
 
 export type PullTrigger = 'startup' | 'schedule' | 'webhook' | 'manual';
 /** `commit`: a pull or push the writes caused (a coalesced push, or the pull after a rejected push). */
@@ -131,6 +135,9 @@ export class GitService {
   private pullTimer: ReturnType<typeof setTimeout> | null = null;
   private pushTimer: ReturnType<typeof setTimeout> | null = null;
   private pushBackoff = 0;
+  /** Index entries behind the branch since fast commits (see commit.ts); flushed in batches. */
+  private readonly pendingIndex: PendingIndex;
+  private indexTimer: ReturnType<typeof setTimeout> | null = null;
   private pushRetryAt = 0;
 
   constructor(deps: GitServiceDeps) {
@@ -139,6 +146,7 @@ export class GitService {
     this.bus = deps.bus;
     this.onPulled = deps.onPulled;
     this.dir = deps.config.path;
+    this.pendingIndex = new PendingIndex(this.dir);
     this.branch = deps.config.gitBranch;
     // A bad remote URL (an unsupported SSH host) is a configuration error at start-up, not a runtime one.
     this.remote = deps.config.gitRepoUrl
@@ -163,6 +171,9 @@ export class GitService {
     let pullAtStart = this.remote !== null && this.config.autoSync;
     if (existsSync(gitdir)) {
       this.hasRepo = true;
+      // Index entries a previous run committed but had not written yet (it was killed in between).
+      this.pendingIndex.load();
+      await this.flushIndex();
       await this.ensureBranch();
       await this.configureRemote();
       this.loadConflicts();
@@ -208,7 +219,34 @@ export class GitService {
     this.pullTimer = null;
     this.pushTimer = null;
     this.nextPullAt = null;
+    if (this.indexTimer) clearTimeout(this.indexTimer);
+    this.indexTimer = null;
     await this.idle();
+    // Leave an index that agrees with the branch for whoever opens the folder with git next.
+    await this.exclusive(() => this.flushIndex());
+  }
+
+  /** Brings the index up to date now rather than in the next batch (for callers about to run git). */
+  syncIndex(): Promise<void> {
+    return this.exclusive(() => this.flushIndex());
+  }
+
+  /** Writes the batched index entries; inside the queue, since it touches the index file. */
+  private async flushIndex(): Promise<void> {
+    if (!this.hasRepo || this.pendingIndex.size === 0) return;
+    await this.pendingIndex
+      .flush()
+      .catch((err) => this.log.warn('kb index update failed', { error: this.mask(errText(err)) }));
+  }
+
+  /** Batches index updates: one write of the index a second after the last commit, not one per commit. */
+  private scheduleIndexFlush(): void {
+    if (this.indexTimer || this.closed) return;
+    this.indexTimer = setTimeout(() => {
+      this.indexTimer = null;
+      this.track(this.exclusive(() => this.flushIndex()));
+    }, INDEX_FLUSH_DELAY_MS);
+    this.indexTimer.unref?.();
   }
 
   /** Resolves once background work (the clone, fired pulls and pushes) and the queue are done. */
@@ -254,27 +292,26 @@ export class GitService {
   }): Promise<string> {
     if (!this.inQueue.getStore()) throw new Error('GitService.commit must run inside exclusive()');
     await this.ensureRepo();
-    const cache = {};
     const message = opts.userId ? `${opts.message}\n\nGaia-User: ${opts.userId}` : opts.message;
     let sha: string;
     try {
-      for (const filepath of opts.add) await git.add({ fs, dir: this.dir, filepath, cache });
-      for (const filepath of opts.remove) await git.remove({ fs, dir: this.dir, filepath, cache });
-      sha = await git.commit({
-        fs,
-        dir: this.dir,
-        ref: `refs/heads/${this.branch}`,
+      const parent = await this.resolve(`refs/heads/${this.branch}`);
+      const cache = {};
+      const changes = await stageFromWorkTree(this.dir, opts.add, opts.remove);
+      const base = parent
+        ? (await git.readCommit({ fs, dir: this.dir, oid: parent, cache })).commit.tree
+        : null;
+      sha = await commitTree(this.dir, this.branch, {
+        tree: await applyToTree(this.dir, cache, base, changes),
+        parents: parent ? [parent] : [],
         message,
         author: this.signature(opts.author),
         committer: this.signature(),
-        cache,
       });
+      this.pendingIndex.add(changes);
+      this.scheduleIndexFlush();
     } catch (err) {
-      // The caller restores the files; the index must not keep the staged change either, or the next
-      // commit (of another file) would carry it along.
-      for (const filepath of [...opts.add, ...opts.remove]) {
-        await git.resetIndex({ fs, dir: this.dir, filepath, cache }).catch(noop);
-      }
+      // The branch did not move; the caller restores the files.
       throw new Error(this.mask(errText(err)));
     }
     this.head = sha;
@@ -757,6 +794,8 @@ export class GitService {
 
   /** Commits whatever changed in the working tree outside the API, as the service. */
   private async autoCommit(repo: RepoRef): Promise<string | null> {
+    // The index must agree with the branch before it is compared with the working tree.
+    await this.flushIndex();
     const rows = (await this.matrix()).filter(
       ([, h, w, s]) => !(h === w && w === s) && !(h === 0 && w === 0 && s === 0),
     );
