@@ -43,7 +43,12 @@ async function startKb(ctx: KbContext): Promise<void> {
   ctx.peers?.start();
   const build = async () => {
     const n = await ops.rebuildIndex();
+    // A clone and a full read of the tree leave a lot of garbage behind; collect it now, once, rather than
+    // carry it as resident memory until the collector next runs in earnest.
+    Bun.gc(true);
     ctx.indexed = true;
+    const late = ctx.pulledBeforeIndex.splice(0);
+    if (late.length > 0) await ops.applyPulled(late);
     deps.log.info('kb index built', { files: n });
   };
   if (git.ready) {

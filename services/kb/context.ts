@@ -36,6 +36,8 @@ export interface KbContext {
   peers: PeerSync | null;
   /** Set once the index has been built from the files at start. */
   indexed: boolean;
+  /** What pulls changed while the first index was being built; applied again once it is. */
+  pulledBeforeIndex: Array<{ path: string; action: 'create' | 'update' | 'delete' }>;
   closed: boolean;
 }
 
@@ -55,6 +57,12 @@ export function createKbContext(deps: ServiceDeps, kernel: ServiceKernel): KbCon
     log: log.child({ component: 'git' }),
     bus,
     onPulled: async (changed) => {
+      // The first clone is indexed from scratch once it is in place; re-indexing it file by file first
+      // would only double the start-up time.
+      if (!ctx.indexed) {
+        ctx.pulledBeforeIndex.push(...changed);
+        return;
+      }
       await ops?.applyPulled(changed);
     },
   });
@@ -76,7 +84,7 @@ export function createKbContext(deps: ServiceDeps, kernel: ServiceKernel): KbCon
     log,
     commitFiles: (caller, files, message) => ops.commitFiles(caller, files, message),
   });
-  return {
+  const ctx: KbContext = {
     deps,
     kernel,
     config,
@@ -90,8 +98,10 @@ export function createKbContext(deps: ServiceDeps, kernel: ServiceKernel): KbCon
     ops,
     peers,
     indexed: false,
+    pulledBeforeIndex: [],
     closed: false,
   };
+  return ctx;
 }
 
 /** The verified caller of a request; anonymous identities get the gateway's 401. */

@@ -516,7 +516,7 @@ export class KbOperations implements KbOps {
     const fresh: Array<[string, string, Date]> = [];
     for await (const f of store.walk('')) {
       if (!f.path.toLowerCase().endsWith('.md')) continue;
-      const file = await store.readText(f.path);
+      const file = store.readWalked(f.path);
       if (file) fresh.push([f.path, file.text, file.modified]);
     }
     index.clear();
