@@ -10,7 +10,9 @@
  *     (target: the index ≥ 3× faster at p50). Skipped with a note when `rg` is not installed.
  *  5. Process RSS and JS heap after indexing, and the cost of keeping one file current (upsert of a changed
  *     file, remove + upsert).
- * Knobs: BENCH_KB_FILES (10000), BENCH_KB_REPS (20 index passes over the queries), BENCH_KB_RG_REPS (3).
+ *  6. The kb service itself on the same corpus (bench/kb-service.ts): clone time, RSS, write → searchable.
+ * Knobs: BENCH_KB_FILES (10000), BENCH_KB_REPS (20 index passes over the queries), BENCH_KB_RG_REPS (3),
+ * BENCH_KB_WRITES (100), BENCH_KB_SERVICE=0 to skip step 6.
  *
  * Hooks for the full-service figures (write → searchable latency, service RSS, clone time): `makeCorpus`
  * writes the same corpus anywhere (e.g. into a Git working tree to clone from), `buildIndex` and
@@ -22,6 +24,7 @@ import { join } from 'node:path';
 import { parseDocument } from '../services/kb/documents/parse.ts';
 import { SearchIndex } from '../services/kb/search/service.ts';
 import type { SearchQuery } from '../services/kb/types.ts';
+import { benchKbService } from './kb-service.ts';
 import { percentile } from './lib.ts';
 
 const FILES = Number(process.env.BENCH_KB_FILES ?? 10_000);
@@ -511,6 +514,9 @@ export async function main(): Promise<void> {
     console.log(
       `keeping current in a ${r.files}-file index: upsert of a changed file ${ms(r.update.upsertMs)}, remove + upsert ${ms(r.update.moveMs)} (both include parsing)`,
     );
+
+    // The whole kb service on the same corpus, cloned from a loopback Git remote.
+    if (process.env.BENCH_KB_SERVICE !== '0') await benchKbService(dir);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
