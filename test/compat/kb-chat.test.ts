@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { type FakeOpenAI, startFakeOpenAI } from '../fakes/openai.ts';
-import { dropTestDatabases, testBackends } from '../support/backends.ts';
+import { dropTestDatabases, natsTestUrl, testBackends } from '../support/backends.ts';
 import { type StackHandle, startStack } from '../support/stack.ts';
 
 afterAll(async () => {
@@ -37,6 +37,8 @@ for (const backend of testBackends()) {
       oa = await startFakeOpenAI();
       s = await startStack({
         databaseUrl: await backend.databaseUrl(),
+        // PostgreSQL runs go with NATS, as a production deployment does.
+        natsUrl: backend.name === 'postgresql' ? natsTestUrl() : undefined,
         env: { OPENAI_API_KEY: 'sk-kb-tools', OPENAI_BASE_URL: oa.url },
       });
       jwtA = await s.mintJwt({ sub: idA, email: `a-${idA.slice(0, 8)}@example.com` });

@@ -8,7 +8,7 @@ import { symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readKbConfig } from '../../services/kb/config.ts';
 import type { BusMessage } from '../../src/bus/types.ts';
-import { dropTestDatabases, testBackends } from '../support/backends.ts';
+import { dropTestDatabases, natsTestUrl, testBackends } from '../support/backends.ts';
 import { type StackHandle, startStack } from '../support/stack.ts';
 
 afterAll(async () => {
@@ -41,7 +41,11 @@ for (const backend of testBackends()) {
     const events: BusMessage[] = [];
 
     beforeAll(async () => {
-      s = await startStack({ databaseUrl: await backend.databaseUrl() });
+      s = await startStack({
+        databaseUrl: await backend.databaseUrl(),
+        // PostgreSQL runs go with NATS, as a production deployment does.
+        natsUrl: backend.name === 'postgresql' ? natsTestUrl() : undefined,
+      });
       kbPath = readKbConfig(s.config).path;
       jwtA = await s.mintJwt({ sub: idA, email: emailA, user_metadata: { name: 'Alice A' } });
       jwtB = await s.mintJwt({ sub: idB, email: emailB });

@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { dropTestDatabases, testBackends } from '../support/backends.ts';
+import { dropTestDatabases, natsTestUrl, testBackends } from '../support/backends.ts';
 import { type StackHandle, startStack } from '../support/stack.ts';
 
 afterAll(async () => {
@@ -37,7 +37,11 @@ for (const backend of testBackends()) {
     let jwtA: string;
 
     beforeAll(async () => {
-      s = await startStack({ databaseUrl: await backend.databaseUrl() });
+      s = await startStack({
+        databaseUrl: await backend.databaseUrl(),
+        // PostgreSQL runs go with NATS, as a production deployment does.
+        natsUrl: backend.name === 'postgresql' ? natsTestUrl() : undefined,
+      });
       jwtA = await s.mintJwt({ sub: idA, email: `m-${idA.slice(0, 8)}@example.com` });
       await s.dev('/api/v0.2/kb/write', {
         method: 'POST',
