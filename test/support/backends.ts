@@ -14,6 +14,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import postgres from 'postgres';
+import type { OpenDbOptions } from '../../db/index.ts';
 
 export interface TestBackend {
   name: 'sqlite' | 'postgresql';
@@ -166,4 +167,19 @@ export async function dropTestDatabases(): Promise<void> {
   } finally {
     await admin.end({ timeout: 5 });
   }
+}
+
+/** Options to open a test database URL from `databaseUrl()` with migrations applied (no dev seed). */
+export function dbOptions(url: string, over: Partial<OpenDbOptions> = {}): OpenDbOptions {
+  const kind = url.startsWith('sqlite:') ? ('sqlite' as const) : ('postgresql' as const);
+  return {
+    url,
+    kind,
+    sqlitePath: kind === 'sqlite' ? url.slice('sqlite:'.length) : '',
+    poolMax: 4,
+    autoMigrate: true,
+    seedDev: false,
+    isProduction: false,
+    ...over,
+  };
 }

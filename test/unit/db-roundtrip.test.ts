@@ -4,28 +4,8 @@
  */
 import { afterAll, describe, expect, test } from 'bun:test';
 import { and, eq, gt, lt, sql } from 'drizzle-orm';
-import {
-  constraintViolation,
-  type Db,
-  dbHealth,
-  describeDbError,
-  type OpenDbOptions,
-  openDb,
-} from '../../db/index.ts';
-import { dropTestDatabases, testBackends } from '../support/backends.ts';
-
-function openOpts(url: string): OpenDbOptions {
-  const kind = url.startsWith('sqlite:') ? ('sqlite' as const) : ('postgresql' as const);
-  return {
-    url,
-    kind,
-    sqlitePath: kind === 'sqlite' ? url.slice('sqlite:'.length) : '',
-    poolMax: 4,
-    autoMigrate: true,
-    seedDev: false,
-    isProduction: false,
-  };
-}
+import { constraintViolation, type Db, dbHealth, describeDbError, openDb } from '../../db/index.ts';
+import { dbOptions, dropTestDatabases, testBackends } from '../support/backends.ts';
 
 const attempt = async (fn: () => Promise<unknown>) => {
   try {
@@ -46,7 +26,7 @@ for (const backend of backends) {
     const userId = '3f0c0000-0000-4000-8000-00000000abcd';
 
     test('open', async () => {
-      db = await openDb(openOpts(await backend.databaseUrl()));
+      db = await openDb(dbOptions(await backend.databaseUrl()));
       await db.orm.insert(db.t.users).values({ id: userId, email: 'round@example.com' });
     });
 

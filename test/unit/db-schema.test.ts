@@ -24,7 +24,7 @@ import * as pgModule from '../../db/schema/pg.ts';
 import { pgSchema } from '../../db/schema/pg.ts';
 import * as sqliteModule from '../../db/schema/sqlite.ts';
 import { sqliteSchema } from '../../db/schema/sqlite.ts';
-import { dropTestDatabases, testBackends } from '../support/backends.ts';
+import { dbOptions, dropTestDatabases, testBackends } from '../support/backends.ts';
 
 interface TableShape {
   columns: Record<string, { notNull: boolean; type: string }>;
@@ -281,18 +281,7 @@ const SQLITE_TYPE_OF: Record<string, string> = {
   jsonb: 'text',
 };
 
-function openOpts(url: string) {
-  const kind = url.startsWith('sqlite:') ? ('sqlite' as const) : ('postgresql' as const);
-  return {
-    url,
-    kind,
-    sqlitePath: kind === 'sqlite' ? url.slice('sqlite:'.length) : '',
-    poolMax: 2,
-    autoMigrate: true,
-    seedDev: false,
-    isProduction: false,
-  };
-}
+const dbOptionsSmall = (url: string) => dbOptions(url, { poolMax: 2 });
 
 afterAll(dropTestDatabases);
 
@@ -400,7 +389,7 @@ describe('migrated databases', () => {
   for (const backend of testBackends()) {
     test(`${backend.name} is exactly the declared schema`, async () => {
       const url = await backend.databaseUrl();
-      const db = await openDb(openOpts(url));
+      const db = await openDb(dbOptionsSmall(url));
       try {
         const shape = backend.name === 'sqlite' ? introspectSqlite(db) : await introspectPostgres(url);
         shapes[backend.name] = shape;

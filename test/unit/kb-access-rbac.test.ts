@@ -9,26 +9,13 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { and, eq } from 'drizzle-orm';
-import { type Db, type OpenDbOptions, openDb } from '../../db/index.ts';
+import { type Db, openDb } from '../../db/index.ts';
 import { Rbac } from '../../services/kb/access/rbac.ts';
 import { parseDocument } from '../../services/kb/documents/parse.ts';
 import type { Caller, Permission } from '../../services/kb/types.ts';
 import { HttpError } from '../../src/http/errors.ts';
 import { silentLogger } from '../../src/log.ts';
-import { dropTestDatabases, testBackends } from '../support/backends.ts';
-
-function openOpts(url: string): OpenDbOptions {
-  const kind = url.startsWith('sqlite:') ? ('sqlite' as const) : ('postgresql' as const);
-  return {
-    url,
-    kind,
-    sqlitePath: kind === 'sqlite' ? url.slice('sqlite:'.length) : '',
-    poolMax: 4,
-    autoMigrate: true,
-    seedDev: false,
-    isProduction: false,
-  };
-}
+import { dbOptions, dropTestDatabases, testBackends } from '../support/backends.ts';
 
 const uid = (n: number) => `00000000-0000-4000-8000-${n.toString(16).padStart(12, '0')}`;
 const U = {
@@ -85,7 +72,7 @@ for (const backend of backends) {
       rbac.access.can(await rbac.access.principal(caller(who)), action, path);
 
     beforeAll(async () => {
-      db = await openDb(openOpts(await backend.databaseUrl()));
+      db = await openDb(dbOptions(await backend.databaseUrl()));
       kbDir = mkdtempSync(join(tmpdir(), 'gaia-kb-rbac-'));
       rbac = new Rbac({
         db,

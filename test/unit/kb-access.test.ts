@@ -6,26 +6,13 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { eq } from 'drizzle-orm';
-import { type Db, type OpenDbOptions, openDb } from '../../db/index.ts';
+import { type Db, openDb } from '../../db/index.ts';
 import type { Principal } from '../../services/kb/access/model.ts';
 import { AccessService } from '../../services/kb/access/service.ts';
 import type { AccessAction, Caller } from '../../services/kb/types.ts';
 import { HttpError } from '../../src/http/errors.ts';
 import { silentLogger } from '../../src/log.ts';
-import { dropTestDatabases, testBackends } from '../support/backends.ts';
-
-function openOpts(url: string): OpenDbOptions {
-  const kind = url.startsWith('sqlite:') ? ('sqlite' as const) : ('postgresql' as const);
-  return {
-    url,
-    kind,
-    sqlitePath: kind === 'sqlite' ? url.slice('sqlite:'.length) : '',
-    poolMax: 4,
-    autoMigrate: true,
-    seedDev: false,
-    isProduction: false,
-  };
-}
+import { dbOptions, dropTestDatabases, testBackends } from '../support/backends.ts';
 
 const uid = (n: number) => `00000000-0000-4000-8000-${n.toString(16).padStart(12, '0')}`;
 
@@ -121,7 +108,7 @@ for (const backend of backends) {
     const principals = new Map<Who, Principal>();
 
     beforeAll(async () => {
-      db = await openDb(openOpts(await backend.databaseUrl()));
+      db = await openDb(dbOptions(await backend.databaseUrl()));
       access = new AccessService({ db, log: silentLogger });
       const { orm, t } = db;
       await orm

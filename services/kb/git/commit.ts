@@ -49,7 +49,10 @@ export async function applyToTree(
     else {
       const head = path.slice(0, slash);
       let sub = below.get(head);
-      if (!sub) below.set(head, (sub = new Map()));
+      if (!sub) {
+        sub = new Map();
+        below.set(head, sub);
+      }
       sub.set(path.slice(slash + 1), oid);
     }
   }
