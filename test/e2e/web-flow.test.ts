@@ -11,6 +11,7 @@ import { resolve } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import {
   chromiumAvailable,
+  closeQuietly,
   duplicateIds,
   launchBrowser,
   SCREENSHOT_DIR,
@@ -115,8 +116,8 @@ describe.skipIf(!run)('web UI in Chromium', () => {
     mkdirSync(SCREENSHOT_DIR, { recursive: true });
     // The first navigation of a fresh browser is the slow one; keep it out of the timed tests.
     const warm = await browser.newPage();
-    await warm.goto(`${web}/login`);
-    await warm.close();
+    await warm.goto(`${web}/login`, { waitUntil: 'networkidle' });
+    await closeQuietly(warm);
   }, 60_000);
 
   afterAll(async () => {
@@ -304,7 +305,7 @@ describe.skipIf(!run)('web UI in Chromium', () => {
     await page.waitForURL(/\/login/);
 
     expect(w.unexpected()).toEqual([]);
-    await context.close();
+    await closeQuietly(context);
   }, 120_000);
 
   test('errors show in place: wrong password, duplicate registration, failing replies, unknown conversation', async () => {
@@ -362,7 +363,7 @@ describe.skipIf(!run)('web UI in Chromium', () => {
     expect(bare.headers.get('hx-redirect')).toBe('/login');
 
     expect(w.unexpected([/^404 GET .*\/chat\/[0-9a-f-]{36}$/, /status of 404/])).toEqual([]);
-    await context.close();
+    await closeQuietly(context);
   }, 120_000);
 
   test('personas and API keys: a chosen persona names the next reply; a key shows once, works, and revoke stops it', async () => {
@@ -416,7 +417,7 @@ describe.skipIf(!run)('web UI in Chromium', () => {
     expect(await page.content()).not.toContain(key);
 
     expect(w.unexpected()).toEqual([]);
-    await context.close();
+    await closeQuietly(context);
   }, 120_000);
 
   test('mobile at 375 px: the sidebar opens and closes, touch targets, no horizontal scroll', async () => {
@@ -487,6 +488,6 @@ describe.skipIf(!run)('web UI in Chromium', () => {
     expect(await page.isVisible('.mobile-header')).toBe(true);
 
     expect(w.unexpected()).toEqual([]);
-    await context.close();
+    await closeQuietly(context);
   }, 120_000);
 });

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import type { Browser, Page } from 'playwright-core';
 import {
   chromiumAvailable,
+  closeQuietly,
   duplicateIds,
   launchBrowser,
   screenshot,
@@ -185,7 +186,7 @@ describe.skipIf(!run)('knowledge base in Chromium', () => {
     expect(await duplicateIds(page)).toEqual([]);
     expect(await page.evaluate(() => (window as unknown as { __xss?: number }).__xss)).toBeUndefined();
     expect(w.unexpected()).toEqual([]);
-    await context.close();
+    await closeQuietly(context);
   }, 90_000);
 
   test('on a phone the columns stack and nothing scrolls sideways', async () => {
@@ -212,7 +213,7 @@ describe.skipIf(!run)('knowledge base in Chromium', () => {
     expect(font).toBeGreaterThanOrEqual(16);
     await screenshot(page, 'kb-mobile');
     expect(w.unexpected()).toEqual([]);
-    await context.close();
+    await closeQuietly(context);
   }, 60_000);
 
   test('errors in place: no access, missing file, bad path', async () => {
@@ -237,6 +238,6 @@ describe.skipIf(!run)('knowledge base in Chromium', () => {
     expect(
       w.unexpected([/^40[034] GET .*\/kb\/file\?path=/, /the server responded with a status of 40[034]/]),
     ).toEqual([]);
-    await context.close();
+    await closeQuietly(context);
   }, 60_000);
 });

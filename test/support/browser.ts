@@ -164,3 +164,21 @@ export function uniqueEmail(prefix = 'user'): string {
   counter++;
   return `${prefix}${Date.now().toString(36)}${counter}@example.com`;
 }
+
+/**
+ * Closes a context (or a page together with the context `browser.newPage()` made for it) once none of its
+ * requests is still open. Tearing a context down while the browser is still answering one of its requests
+ * (under load, the favicon fetch that follows `load` is enough) can leave Playwright's in-process connection
+ * creating a response for a request it already dropped: "Cannot find parent object request@…", then "Object
+ * with guid … was not bound in the connection" for every later call of the run. Leaving each page for
+ * about:blank first ends its requests through the ordinary events (aborted ones are not counted as problems).
+ */
+export async function closeQuietly(target: BrowserContext | Page): Promise<void> {
+  const pages = 'pages' in target ? target.pages() : [target];
+  for (const p of pages) {
+    if (p.isClosed()) continue;
+    await p.goto('about:blank', { waitUntil: 'load', timeout: 10_000 }).catch(() => {});
+    await p.waitForLoadState('networkidle', { timeout: 5_000 }).catch(() => {});
+  }
+  await target.close();
+}
