@@ -36,7 +36,8 @@ export interface Config {
   version: string;
   /**
    * The environment this was read from. Services read their own sections from it with `Reader` (kb's lives in
-   * services/kb/config.ts), so the kernel need not know every service's settings.
+   * services/kb/config.ts, asset's in services/asset/config.ts), so the kernel need not know every service's
+   * settings.
    */
   source: Readonly<Env>;
 
@@ -120,44 +121,6 @@ export interface Config {
     conversationLockTimeoutMs: number;
     sessionMaxMessages: number;
     directives: boolean;
-  };
-
-  asset: {
-    storage: 'local' | 's3';
-    storageDir: string;
-    s3: {
-      bucket?: string;
-      endpoint?: string;
-      region?: string;
-      accessKeyId?: string;
-      secretAccessKey?: string;
-      prefix?: string;
-      forcePathStyle: boolean;
-    };
-    urlSecret: string;
-    urlTtlSeconds: number;
-    defaultWaitMs: number;
-    dailyBudgetUsd: number;
-    dedupScope: 'user' | 'global';
-    maxFileMb: number;
-    maxConcurrentGenerations: number;
-    pricingFile?: string;
-    localProvider: boolean;
-    providerTimeoutMs: number;
-    providerOrder: Record<string, string[]>;
-    openaiImagesBaseUrl: string;
-    openaiImageModel: string;
-    stability: { apiKey?: string; apiBase: string; engine: string };
-    meshy: {
-      apiKey?: string;
-      apiBase: string;
-      model: string;
-      pollIntervalMs: number;
-      timeoutMs: number;
-      maxPromptChars: number;
-      testMode?: string;
-    };
-    mubert: { apiKey?: string; apiBase: string };
   };
 
   web: {
@@ -309,9 +272,10 @@ function readEnvName(r: Reader): GaiaEnv {
 
 /**
  * Secrets missing in development and test are generated once and kept under dataDir with mode 0600,
- * so tokens and cookies survive restarts.
+ * so tokens and cookies survive restarts. Exported for services that keep a secret of their own (the asset
+ * service's download-link key).
  */
-function persistedSecret(dataDir: string, file: string): string {
+export function persistedSecret(dataDir: string, file: string): string {
   const path = join(dataDir, file);
   const read = (): string | undefined => {
     if (!existsSync(path)) return undefined;
@@ -404,11 +368,6 @@ export function loadConfig(env: Env = process.env, opts: LoadOptions = {}): Conf
   const webSecretFromEnv = r.secret('WEB_SESSION_SECRET');
   requireSecret('WEB_SESSION_SECRET', webSecretFromEnv, ['all', 'web']);
   const webSessionSecret = webSecretFromEnv ?? fallbackSecret('web-session-secret');
-  const assetUrlSecret =
-    r.secret('ASSET_URL_SECRET') ??
-    (internalFromEnv
-      ? new Bun.CryptoHasher('sha256').update(`asset-url:${internalFromEnv}`).digest('base64url')
-      : persistedSecret(dataDir, 'asset-url-secret'));
 
   const providerSetting = r.oneOf('GAIA_AUTH_PROVIDER', ['auto', 'local', 'supabase'] as const, 'auto');
   const provider =
@@ -438,12 +397,6 @@ export function loadConfig(env: Env = process.env, opts: LoadOptions = {}): Conf
   for (const s of ['auth', 'asset', 'chat', 'kb'] as const) {
     const u = r.url(`${s.toUpperCase()}_SERVICE_URL`);
     if (u) serviceUrls[s] = u;
-  }
-
-  const providerOrder: Record<string, string[]> = {};
-  for (const [k] of Object.entries(env)) {
-    const m = /^ASSET_PROVIDER_ORDER_([A-Z]+)$/.exec(k);
-    if (m) providerOrder[m[1]!.toLowerCase()] = r.list(k);
   }
 
   const leeway = r.int('GAIA_JWT_LEEWAY_S', 0, 0, 60);
@@ -557,51 +510,6 @@ export function loadConfig(env: Env = process.env, opts: LoadOptions = {}): Conf
       conversationLockTimeoutMs: r.int('CHAT_CONVERSATION_LOCK_TIMEOUT_MS', 120_000, 1),
       sessionMaxMessages: r.int('CHAT_SESSION_MAX_MESSAGES', 50, 1),
       directives: r.bool('CHAT_DIRECTIVES', true),
-    },
-
-    asset: {
-      storage: r.oneOf('ASSET_STORAGE', ['local', 's3'] as const, 'local'),
-      storageDir: resolve(r.strOr('ASSET_STORAGE_DIR', join(dataDir, 'assets'))),
-      s3: {
-        bucket: r.str('ASSET_S3_BUCKET'),
-        endpoint: r.url('ASSET_S3_ENDPOINT'),
-        region: r.str('ASSET_S3_REGION'),
-        accessKeyId: r.secret('ASSET_S3_ACCESS_KEY_ID'),
-        secretAccessKey: r.secret('ASSET_S3_SECRET_ACCESS_KEY'),
-        prefix: r.str('ASSET_S3_PREFIX'),
-        forcePathStyle: r.bool('ASSET_S3_FORCE_PATH_STYLE', false),
-      },
-      urlSecret: assetUrlSecret,
-      urlTtlSeconds: r.int('ASSET_URL_TTL_SECONDS', 604_800, 1),
-      defaultWaitMs: r.int('ASSET_DEFAULT_WAIT_MS', 25_000, 0),
-      dailyBudgetUsd: r.num('ASSET_DAILY_BUDGET_USD', 5),
-      dedupScope: r.oneOf('ASSET_DEDUP_SCOPE', ['user', 'global'] as const, 'user'),
-      maxFileMb: r.int('ASSET_MAX_FILE_MB', 100, 1),
-      maxConcurrentGenerations: r.int('MAX_CONCURRENT_GENERATIONS', 5, 1),
-      pricingFile: r.str('ASSET_PRICING_FILE'),
-      localProvider: r.bool('ASSET_LOCAL_PROVIDER', true),
-      providerTimeoutMs: r.int('ASSET_PROVIDER_TIMEOUT_MS', 60_000, 1),
-      providerOrder,
-      openaiImagesBaseUrl: r.url('OPENAI_IMAGES_BASE_URL', 'https://api.openai.com/v1')!,
-      openaiImageModel: r.strOr('OPENAI_IMAGE_MODEL', 'dall-e-3'),
-      stability: {
-        apiKey: r.secret('STABILITY_API_KEY'),
-        apiBase: r.url('STABILITY_API_BASE', 'https://api.stability.ai')!,
-        engine: r.strOr('STABILITY_ENGINE', 'stable-diffusion-xl-1024-v1-0'),
-      },
-      meshy: {
-        apiKey: r.secret('MESHY_API_KEY'),
-        apiBase: r.url('MESHY_API_BASE', 'https://api.meshy.ai/openapi')!,
-        model: r.strOr('MESHY_AI_MODEL', 'meshy-4'),
-        pollIntervalMs: r.int('MESHY_POLL_INTERVAL_MS', 10_000, 1),
-        timeoutMs: r.int('MESHY_TIMEOUT_MS', 600_000, 1),
-        maxPromptChars: r.int('MESHY_MAX_PROMPT_CHARS', 600, 1),
-        testMode: r.str('MESHY_TEST_MODE'),
-      },
-      mubert: {
-        apiKey: r.secret('MUBERT_API_KEY'),
-        apiBase: r.url('MUBERT_API_BASE', 'https://api-b2b.mubert.com/v2')!,
-      },
     },
 
     web: {

@@ -5,6 +5,7 @@ import { afterAll, describe, expect, test } from 'bun:test';
 import { mkdtempSync, realpathSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { readAssetConfig } from '../../services/asset/config.ts';
 import { readKbConfig } from '../../services/kb/config.ts';
 import { type Config, describeRateLimit, loadConfig, parseRateLimit } from '../../src/config.ts';
 
@@ -159,8 +160,8 @@ describe('loadConfig defaults (data.md §7)', () => {
     });
   });
 
-  test('assets', () => {
-    const { urlSecret, ...a } = c.asset;
+  test('assets (the asset service reads its own section from the same environment)', () => {
+    const { urlSecret, ...a } = readAssetConfig(c);
     expect(urlSecret.length).toBeGreaterThanOrEqual(32);
     expect(a).toEqual({
       storage: 'local',
@@ -174,6 +175,7 @@ describe('loadConfig defaults (data.md §7)', () => {
         prefix: undefined,
         forcePathStyle: false,
       },
+      publicUrl: 'http://localhost:8666',
       urlTtlSeconds: 604_800,
       defaultWaitMs: 25_000,
       dailyBudgetUsd: 5,
@@ -184,23 +186,29 @@ describe('loadConfig defaults (data.md §7)', () => {
       localProvider: true,
       providerTimeoutMs: 60_000,
       providerOrder: {},
-      openaiImagesBaseUrl: 'https://api.openai.com/v1',
-      openaiImageModel: 'dall-e-3',
+      openai: { apiKey: undefined, imagesBaseUrl: 'https://api.openai.com/v1', imageModel: 'gpt-image-1' },
       stability: {
         apiKey: undefined,
         apiBase: 'https://api.stability.ai',
+        apiVersion: 'v2beta',
         engine: 'stable-diffusion-xl-1024-v1-0',
       },
       meshy: {
         apiKey: undefined,
         apiBase: 'https://api.meshy.ai/openapi',
-        model: 'meshy-4',
+        model: 'latest',
         pollIntervalMs: 10_000,
         timeoutMs: 600_000,
         maxPromptChars: 600,
-        testMode: undefined,
+        testMode: false,
       },
-      mubert: { apiKey: undefined, apiBase: 'https://api-b2b.mubert.com/v2' },
+      elevenlabs: { apiKey: undefined, apiBase: 'https://api.elevenlabs.io' },
+      mubert: {
+        apiKey: undefined,
+        apiBase: 'https://api-b2b.mubert.com/v2',
+        pollIntervalMs: 3000,
+        timeoutMs: 180_000,
+      },
     });
   });
 
@@ -220,9 +228,8 @@ describe('loadConfig defaults (data.md §7)', () => {
   });
 
   test('the three generated secrets differ from each other', () => {
-    expect(new Set([c.auth.jwtSecret, c.web.sessionSecret, c.asset.urlSecret, c.internalSecret]).size).toBe(
-      4,
-    );
+    const assetUrlSecret = readAssetConfig(c).urlSecret;
+    expect(new Set([c.auth.jwtSecret, c.web.sessionSecret, assetUrlSecret, c.internalSecret]).size).toBe(4);
   });
 });
 
@@ -268,7 +275,7 @@ describe('documented derived defaults', () => {
 
   test('ASSET_PROVIDER_ORDER_<CATEGORY> lists providers per category', () => {
     const c = loadConfig({ GAIA_DATA_DIR: tempDir(), ASSET_PROVIDER_ORDER_IMAGE: 'stability, openai' });
-    expect(c.asset.providerOrder).toEqual({ image: ['stability', 'openai'] });
+    expect(readAssetConfig(c).providerOrder).toEqual({ image: ['stability', 'openai'] });
   });
 
   test('sqlite: URLs select SQLite files and memory', () => {

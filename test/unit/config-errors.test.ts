@@ -6,6 +6,7 @@ import { afterAll, describe, expect, test } from 'bun:test';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { readAssetConfig } from '../../services/asset/config.ts';
 import { readKbConfig } from '../../services/kb/config.ts';
 import { ConfigError, loadConfig } from '../../src/config.ts';
 
@@ -15,10 +16,11 @@ afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
 const SECRET_32 = 'prod-secret-0123456789abcdef-XYZ!';
 const PROD = { GAIA_ENV: 'production', GAIA_JWT_SECRET: SECRET_32, WEB_SESSION_SECRET: `${SECRET_32}w` };
 
-/** The kernel's sections, then the sections services read for themselves at start (kb's). */
+/** The kernel's sections, then the sections services read for themselves at start (kb's, asset's). */
 function load(env: Record<string, string>, opts?: { split?: boolean }) {
   const config = loadConfig({ GAIA_DATA_DIR: dataDir, ...env }, opts);
   readKbConfig(config);
+  readAssetConfig(config);
   return config;
 }
 
@@ -71,6 +73,11 @@ describe('bad values name the variable', () => {
     ['ASSET_DAILY_BUDGET_USD', { ASSET_DAILY_BUDGET_USD: '-1' }],
     ['ASSET_STORAGE', { ASSET_STORAGE: 'gcs' }],
     ['ASSET_DEDUP_SCOPE', { ASSET_DEDUP_SCOPE: 'team' }],
+    ['STABILITY_API_VERSION', { STABILITY_API_VERSION: 'v3' }],
+    ['ELEVENLABS_API_BASE', { ELEVENLABS_API_BASE: 'api.elevenlabs.io/with-token-abc123' }],
+    ['MESHY_TEST_MODE', { MESHY_TEST_MODE: 'kinda' }],
+    ['ASSET_PROVIDER_ORDER_IMAGE', { ASSET_PROVIDER_ORDER_IMAGE: 'stability,dalle-secret-name' }],
+    ['ASSET_PROVIDER_ORDER_VEHICLE', { ASSET_PROVIDER_ORDER_VEHICLE: 'openai' }],
     ['GAIA_RATE_LIMIT_STORE', { GAIA_RATE_LIMIT_STORE: 'memcached' }],
     ['GAIA_RATE_LIMIT_STORE', { GAIA_RATE_LIMIT_STORE: 'nats' }],
     ['GAIA_RATE_LIMIT_STORE', { GAIA_RATE_LIMIT_STORE: 'redis' }],

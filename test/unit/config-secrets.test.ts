@@ -6,7 +6,14 @@ import { afterAll, describe, expect, test } from 'bun:test';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadConfig } from '../../src/config.ts';
+import { readAssetConfig } from '../../services/asset/config.ts';
+import { type Env, loadConfig } from '../../src/config.ts';
+
+/** The kernel's configuration plus the asset section, which keeps the download-link key. */
+function loadWithAsset(env: Env, opts?: Parameters<typeof loadConfig>[1]) {
+  const config = loadConfig(env, opts);
+  return { ...config, asset: readAssetConfig(config) };
+}
 
 const dirs: string[] = [];
 function tempDir(): string {
@@ -24,7 +31,7 @@ const read = (path: string) => readFileSync(path, 'utf8').trim();
 describe('persisted development secrets', () => {
   test('are created with mode 0600 under GAIA_DATA_DIR (made if missing) and hold what the config uses', () => {
     const dataDir = join(tempDir(), 'nested', 'data');
-    const c = loadConfig({ GAIA_DATA_DIR: dataDir });
+    const c = loadWithAsset({ GAIA_DATA_DIR: dataDir });
     expect(c.dataDir).toBe(dataDir);
     expect(readdirSync(dataDir).sort()).toEqual(['asset-url-secret', 'jwt-secret', 'web-session-secret']);
     for (const f of ['asset-url-secret', 'jwt-secret', 'web-session-secret']) {
@@ -38,8 +45,8 @@ describe('persisted development secrets', () => {
 
   test('are reused by the next load, in development and in test', () => {
     const dataDir = tempDir();
-    const first = loadConfig({ GAIA_DATA_DIR: dataDir });
-    const second = loadConfig({ GAIA_DATA_DIR: dataDir, GAIA_ENV: 'test' });
+    const first = loadWithAsset({ GAIA_DATA_DIR: dataDir });
+    const second = loadWithAsset({ GAIA_DATA_DIR: dataDir, GAIA_ENV: 'test' });
     expect(second.auth.jwtSecret).toBe(first.auth.jwtSecret);
     expect(second.web.sessionSecret).toBe(first.web.sessionSecret);
     expect(second.asset.urlSecret).toBe(first.asset.urlSecret);
@@ -87,7 +94,7 @@ describe('persisted development secrets', () => {
       WEB_SESSION_SECRET: 'env-web-secret-0123456789abcdef-0123',
       ASSET_URL_SECRET: 'env-asset-secret-0123456789abcdef-01',
     };
-    const c = loadConfig(env);
+    const c = loadWithAsset(env);
     expect(c.auth.jwtSecret).toBe(env.GAIA_JWT_SECRET);
     expect(c.web.sessionSecret).toBe(env.WEB_SESSION_SECRET);
     expect(c.asset.urlSecret).toBe(env.ASSET_URL_SECRET);
@@ -96,8 +103,8 @@ describe('persisted development secrets', () => {
 
   test('with GAIA_INTERNAL_SECRET the download-link key derives from it, the same in every process', () => {
     const internal = 'shared-internal-secret-0123456789abcdef';
-    const a = loadConfig({ GAIA_DATA_DIR: tempDir(), GAIA_INTERNAL_SECRET: internal }, { split: true });
-    const b = loadConfig({ GAIA_DATA_DIR: tempDir(), GAIA_INTERNAL_SECRET: internal });
+    const a = loadWithAsset({ GAIA_DATA_DIR: tempDir(), GAIA_INTERNAL_SECRET: internal }, { split: true });
+    const b = loadWithAsset({ GAIA_DATA_DIR: tempDir(), GAIA_INTERNAL_SECRET: internal });
     expect(a.asset.urlSecret).toBe(b.asset.urlSecret);
     expect(a.asset.urlSecret).not.toBe(internal);
     expect(existsSync(join(a.dataDir, 'asset-url-secret'))).toBe(false);
@@ -112,10 +119,10 @@ describe('persisted development secrets', () => {
       GAIA_JWT_SECRET: 'prod-jwt-secret-0123456789abcdef-0123',
       WEB_SESSION_SECRET: 'prod-web-secret-0123456789abcdef-0123',
     };
-    const first = loadConfig(env);
+    const first = loadWithAsset(env);
     expect(readdirSync(dataDir)).toEqual(['asset-url-secret']);
     expect(mode(join(dataDir, 'asset-url-secret'))).toBe(0o600);
-    expect(loadConfig(env).asset.urlSecret).toBe(first.asset.urlSecret);
+    expect(loadWithAsset(env).asset.urlSecret).toBe(first.asset.urlSecret);
   });
 
   test('production requires only the secrets the selected service uses', () => {

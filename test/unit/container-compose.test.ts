@@ -7,6 +7,7 @@ import { afterAll, describe, expect, test } from 'bun:test';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { readAssetConfig } from '../../services/asset/config.ts';
 import { readKbConfig } from '../../services/kb/config.ts';
 import { loadConfig } from '../../src/config.ts';
 import { SERVICE_FACTORIES } from '../../wiring/registry.ts';
@@ -277,7 +278,7 @@ describe('.env.example', () => {
       .map((v) => v.name)
       .filter((n) => !CONFIG_VARS.has(n) && !extra.has(n) && !n.startsWith('ASSET_PROVIDER_ORDER_'));
     expect(unknown).toEqual([]);
-    expect(read('src/config.ts')).toContain('ASSET_PROVIDER_ORDER_');
+    expect(read('services/asset/config.ts')).toContain('ASSET_PROVIDER_ORDER_');
   });
 
   test('secrets are placeholders, never values', () => {
@@ -312,6 +313,7 @@ describe('.env.example', () => {
         internalSecret: '',
         source: {},
         kb: readKbConfig(c),
+        asset: readAssetConfig(c),
       });
       const baseline = strip(loadConfig({}));
       const differing: string[] = [];
