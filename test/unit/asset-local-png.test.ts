@@ -1,7 +1,11 @@
 import { describe, expect, test } from 'bun:test';
 import { inflateSync } from 'node:zlib';
 import { PNG } from 'pngjs';
-import { LocalImageAdapter, renderLocalPng } from '../../services/asset/providers/local.ts';
+import {
+  LocalImageAdapter,
+  localImageAdapterFrom,
+  renderLocalPng,
+} from '../../services/asset/providers/local.ts';
 import type { AssetRequest, Category, ImageSize, ProviderJob } from '../../services/asset/types.ts';
 
 function job(category: Category, size: ImageSize | null, hash: string): ProviderJob {
@@ -72,6 +76,7 @@ describe('local image provider', () => {
     const a = new LocalImageAdapter();
     expect(a.configured()).toBe(true);
     expect(new LocalImageAdapter({ enabled: false }).configured()).toBe(false);
+    expect(localImageAdapterFrom({ localProvider: false }).configured()).toBe(false);
     expect([a.supports('image'), a.supports('texture'), a.supports('prop'), a.supports('audio')]).toEqual([
       true,
       true,

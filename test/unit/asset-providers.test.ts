@@ -1,9 +1,13 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'bun:test';
 import { PNG } from 'pngjs';
-import { ElevenLabsAdapter, elevenLabsMode } from '../../services/asset/providers/elevenlabs.ts';
+import {
+  ElevenLabsAdapter,
+  elevenLabsAdapterFrom,
+  elevenLabsMode,
+} from '../../services/asset/providers/elevenlabs.ts';
 import { retryAfterSeconds, toHttpError } from '../../services/asset/providers/errors.ts';
-import { OpenAIImageAdapter } from '../../services/asset/providers/openai.ts';
-import { StabilityAdapter } from '../../services/asset/providers/stability.ts';
+import { OpenAIImageAdapter, openaiImageAdapterFrom } from '../../services/asset/providers/openai.ts';
+import { StabilityAdapter, stabilityAdapterFrom } from '../../services/asset/providers/stability.ts';
 import {
   type AssetRequest,
   type Category,
@@ -456,5 +460,46 @@ describe('elevenlabs', () => {
     const e = await failure(adapter({ timeoutMs: 200 }).generate(audio(), ctx()));
     expect(e.kind).toBe('timeout');
     await expect(adapter().generate(audio({ format: 'wav' }), ctx())).rejects.toMatchObject({ status: 422 });
+  });
+});
+
+describe('adapters built from the asset configuration', () => {
+  test('settings reach the wire: base URLs, model, version, key, size cap', async () => {
+    const [oa, st, el] = await Promise.all([
+      startFakeOpenAIImages(),
+      startFakeStability(),
+      startFakeElevenLabs(),
+    ]);
+    try {
+      const config = {
+        providerTimeoutMs: 5000,
+        maxFileMb: 1,
+        openai: { apiKey: oa.apiKey, imagesBaseUrl: oa.url, imageModel: 'dall-e-3' },
+        stability: {
+          apiKey: st.apiKey,
+          apiBase: st.url,
+          apiVersion: 'v1' as const,
+          engine: 'sdxl-test-engine',
+        },
+        elevenlabs: { apiKey: el.apiKey, apiBase: el.url },
+      };
+      const o = openaiImageAdapterFrom(config);
+      expect(o.maxPromptChars).toBe(4000);
+      await o.generate(job(), ctx());
+      expect(oa.requests[0]!.body.model).toBe('dall-e-3');
+      await stabilityAdapterFrom(config).generate(job(), ctx());
+      expect(st.requests[0]!.path).toBe('/v1/generation/sdxl-test-engine/text-to-image');
+      const e = elevenLabsAdapterFrom(config);
+      await e.generate(job({ category: 'audio' }), ctx());
+      expect(el.requests[0]!.headers['xi-api-key']).toBe(el.apiKey);
+      el.enqueue({ frames: 3000 }); // about 1.2 MB, over the 1 MB cap
+      const big = await failure(e.generate(job({ category: 'audio' }), ctx()));
+      expect(big.reason).toBe(`result larger than ${1024 * 1024} bytes`);
+      expect(
+        openaiImageAdapterFrom({ ...config, openai: { ...config.openai, apiKey: undefined } }).configured(),
+      ).toBe(false);
+    } finally {
+      await Promise.all([oa.stop(), st.stop(), el.stop()]);
+    }
   });
 });

@@ -4,6 +4,7 @@
  * handed on to storage.
  */
 import { HttpError } from '../../../src/http/errors.ts';
+import type { AssetConfig } from '../config.ts';
 import type {
   AssetRequest,
   Category,
@@ -156,4 +157,15 @@ export class ElevenLabsAdapter implements ProviderAdapter {
       metadata,
     };
   }
+}
+
+export function elevenLabsAdapterFrom(
+  config: Pick<AssetConfig, 'elevenlabs' | 'providerTimeoutMs' | 'maxFileMb'>,
+): ElevenLabsAdapter {
+  return new ElevenLabsAdapter({
+    apiKey: config.elevenlabs.apiKey,
+    baseUrl: config.elevenlabs.apiBase,
+    timeoutMs: config.providerTimeoutMs,
+    maxBytes: config.maxFileMb * 1024 * 1024,
+  });
 }

@@ -6,6 +6,7 @@
  * real provider (that decision belongs to the caller).
  */
 import { createHash } from 'node:crypto';
+import type { AssetConfig } from '../config.ts';
 import { encodePng } from '../previews.ts';
 import type {
   Category,
@@ -185,4 +186,8 @@ export class LocalImageAdapter implements ProviderAdapter {
       },
     };
   }
+}
+
+export function localImageAdapterFrom(config: Pick<AssetConfig, 'localProvider'>): LocalImageAdapter {
+  return new LocalImageAdapter({ enabled: config.localProvider });
 }

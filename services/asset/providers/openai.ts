@@ -6,6 +6,7 @@
  * silent SDK retry would double a bill the reservation did not cover.
  */
 import OpenAI from 'openai';
+import type { AssetConfig } from '../config.ts';
 import type {
   Category,
   ImageSize,
@@ -163,4 +164,16 @@ export class OpenAIImageAdapter implements ProviderAdapter {
       metadata,
     };
   }
+}
+
+/** The adapter as the service's configuration describes it. */
+export function openaiImageAdapterFrom(
+  config: Pick<AssetConfig, 'openai' | 'providerTimeoutMs'>,
+): OpenAIImageAdapter {
+  return new OpenAIImageAdapter({
+    apiKey: config.openai.apiKey,
+    baseUrl: config.openai.imagesBaseUrl,
+    model: config.openai.imageModel,
+    timeoutMs: config.providerTimeoutMs,
+  });
 }

@@ -3,6 +3,7 @@
  * endpoint per tier and bills in credits; the legacy `v1` engine API (JSON, `artifacts[]`) stays available
  * behind the version setting for accounts or gateways that still speak it.
  */
+import type { AssetConfig } from '../config.ts';
 import type {
   Category,
   ImageSize,
@@ -212,4 +213,16 @@ export class StabilityAdapter implements ProviderAdapter {
       },
     };
   }
+}
+
+export function stabilityAdapterFrom(
+  config: Pick<AssetConfig, 'stability' | 'providerTimeoutMs'>,
+): StabilityAdapter {
+  return new StabilityAdapter({
+    apiKey: config.stability.apiKey,
+    baseUrl: config.stability.apiBase,
+    version: config.stability.apiVersion,
+    engine: config.stability.engine,
+    timeoutMs: config.providerTimeoutMs,
+  });
 }
