@@ -365,6 +365,17 @@ describe('pricing file', () => {
     expect(p.meshyPackages().operations).toMatchObject({ rigging: 4 });
   });
 
+  test('the table in force cannot be edited through a route body', () => {
+    const body = pricing.current({ provider: 'dalle' }).pricing as {
+      rates: { standard: Record<string, number> };
+    };
+    expect(() => {
+      body.rates.standard['1024x1024'] = 0;
+    }).toThrow(TypeError);
+    expect(cost(new Pricing({ now, openaiImageModel: 'dall-e-3' }), 'openai', req('image'))).toBe(40_000);
+    expect(pricing.current({ provider: 'dalle' })).toMatchObject({ pricing: { cost_per_unit: 0.04 } });
+  });
+
   test('POST /update reloads the file', () => {
     const file = join(dir, 'update.json');
     writeFileSync(file, '{}');
@@ -383,7 +394,7 @@ describe('pricing file', () => {
 });
 
 describe('GET /current', () => {
-  test('dalle, as in the contract', () => {
+  test('dalle: per-image rates by tier and size', () => {
     expect(pricing.current({ provider: 'dalle', category: 'image' })).toEqual({
       pricing: {
         provider: 'dalle',
@@ -504,7 +515,7 @@ describe('POST /cost-estimator/estimate', () => {
   };
   const est = (body: unknown) => pricing.estimateRoute(body, noAssetRequest);
 
-  test('dalle hd × 2, as in the contract', async () => {
+  test('dalle hd × 2', async () => {
     expect(
       await est({ provider: 'dalle', operation: 'image_generation', quantity: 2, quality: 'hd' }),
     ).toEqual({

@@ -175,19 +175,19 @@ export class Pricing {
     this.#stabilityV1 = (opts.stabilityApiVersion ?? 'v2beta').toLowerCase() === 'v1';
     this.#now = opts.now ?? (() => new Date());
     // A broken pricing file stops the service at start rather than charging defaults the operator replaced.
-    this.#table = loadPriceTable(this.#file);
+    this.#table = deepFreeze(loadPriceTable(this.#file));
     const at = this.#now();
     for (const key of PRICING_KEYS) this.#updated.set(key, at);
   }
 
-  /** The prices in force (a copy would be safer, but callers only read). */
+  /** The prices in force; frozen, because route bodies hand parts of it out and nobody may edit a price in place. */
   get table(): Readonly<PriceTable> {
     return this.#table;
   }
 
   /** Re-reads the pricing file; on error the old prices stay and PricingFileError is thrown. */
   reload(touch: PricingKey | null = null): void {
-    const next = loadPriceTable(this.#file);
+    const next = deepFreeze(loadPriceTable(this.#file));
     const at = this.#now();
     for (const key of PRICING_KEYS) {
       const changed = KEY_SECTIONS[key].some(
@@ -684,6 +684,14 @@ const dalleTier = (q: Quality): 'standard' | 'hd' => (q === 'low' || q === 'medi
 const stabilityTier = (q: Quality): 'standard' | 'hd' | 'ultra' =>
   q === 'low' || q === 'medium' ? 'standard' : q === 'high' ? 'hd' : 'ultra';
 const mubertTier = (q: Quality): 'standard' | 'high' => (q === 'low' || q === 'medium' ? 'standard' : 'high');
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null) {
+    for (const child of Object.values(value)) deepFreeze(child);
+    Object.freeze(value);
+  }
+  return value;
+}
 
 const round4 = (n: number): number => Math.round(n * 10_000) / 10_000;
 
