@@ -279,3 +279,10 @@ describe('large remote objects', () => {
     }
   });
 });
+
+test('linkFor accepts a Date as well as epoch milliseconds', () => {
+  const at = new Date(Date.UTC(2026, 5, 1));
+  expect(linkFor('http://g', 'preview', ID, 60, SECRET, at)).toBe(
+    linkFor('http://g', 'preview', ID, 60, SECRET, at.getTime()),
+  );
+});

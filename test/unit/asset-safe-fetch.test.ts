@@ -8,10 +8,12 @@ import {
   DownloadFailed,
   DownloadRefused,
   DownloadTooLarge,
+  downloadProviderError,
   type ResolvedAddress,
   type SafeFetchOptions,
   safeFetch,
 } from '../../services/asset/fetch/safe-fetch.ts';
+import { ProviderError } from '../../services/asset/types.ts';
 
 describe('address policy', () => {
   test('public unicast passes', () => {
@@ -369,5 +371,24 @@ describe('downloads from a loopback HTTPS server', () => {
     const err = await safeFetch(`${origin}/status/500`, options()).catch((e) => e);
     expect(err).toBeInstanceOf(DownloadFailed);
     expect((err as Error).message).toBe('Download failed: HTTP 500');
+  });
+});
+
+describe('downloadProviderError', () => {
+  test('maps each download error to the provider failure kind the orchestrator answers with', () => {
+    const refused = downloadProviderError(
+      'meshy',
+      new DownloadRefused('host resolves to a non-public address'),
+    );
+    expect(refused).toBeInstanceOf(ProviderError);
+    expect([refused.kind, refused.reason]).toEqual(['download_refused', 'disallowed download URL']);
+    const big = downloadProviderError('mubert', new DownloadTooLarge(100 * 1024 * 1024));
+    expect([big.kind, big.reason]).toEqual(['error', 'result file exceeds 100 MB']);
+    const slow = downloadProviderError('meshy', new DownloadFailed('timed out after 60 s', true), 60_000);
+    expect([slow.kind, slow.opts.timeoutS]).toEqual(['timeout', 60]);
+    const plain = downloadProviderError('meshy', new DownloadFailed('HTTP 500'));
+    expect([plain.kind, plain.reason]).toEqual(['error', 'result download failed (HTTP 500)']);
+    const other = downloadProviderError('meshy', new Error('https://secret.example/?X-Amz-Signature=abc'));
+    expect(other.reason).not.toContain('secret');
   });
 });

@@ -35,15 +35,16 @@ export function verifyLink(
   return expected.length === given.length && timingSafeEqual(expected, given);
 }
 
-/** `{publicUrl}/api/v1/assets/{id}/{kind}?exp=…&sig=…`, valid for `ttlS` seconds from `nowMs`. */
+/** `{publicUrl}/api/v1/assets/{id}/{kind}?exp=…&sig=…`, valid for `ttlS` seconds from `now` (ms or Date). */
 export function linkFor(
   publicUrl: string,
   kind: LinkKind,
   id: string,
   ttlS: number,
   secret: string,
-  nowMs: number = Date.now(),
+  now: number | Date = Date.now(),
 ): string {
+  const nowMs = typeof now === 'number' ? now : now.getTime();
   const exp = Math.floor(nowMs / 1000) + Math.max(1, Math.floor(ttlS));
   const base = publicUrl.replace(/\/+$/, '');
   return `${base}/api/v1/assets/${encodeURIComponent(id)}/${kind}?exp=${exp}&sig=${signLink(kind, id, exp, secret)}`;

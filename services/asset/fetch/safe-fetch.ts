@@ -8,6 +8,7 @@ import { lookup as dnsLookup } from 'node:dns/promises';
 import type { IncomingMessage } from 'node:http';
 import https from 'node:https';
 import { isIP, type LookupFunction } from 'node:net';
+import { ProviderError, type ProviderId } from '../types.ts';
 import { isPublicAddress } from './address-policy.ts';
 
 export { isPublicAddress } from './address-policy.ts';
@@ -246,4 +247,26 @@ export async function safeFetch(url: string, opts: SafeFetchOptions): Promise<Sa
     const contentType = String(hop.res.headers['content-type'] ?? 'application/octet-stream').trim();
     return { bytes, contentType, url: target.url.toString() };
   }
+}
+
+/**
+ * The provider failure a download error amounts to, so adapters can rethrow it as is: a refused URL is its own
+ * kind (answered as a disallowed download URL), a timeout keeps its seconds, everything else is a plain failure
+ * whose reason carries no URL (provider URLs are signed and must not leak into errors).
+ */
+export function downloadProviderError(provider: ProviderId, err: unknown, timeoutMs = 60_000): ProviderError {
+  if (err instanceof DownloadRefused)
+    return new ProviderError(provider, 'download_refused', 'disallowed download URL');
+  if (err instanceof DownloadTooLarge) {
+    const mb = Math.round((err.limitBytes / (1024 * 1024)) * 100) / 100;
+    return new ProviderError(provider, 'error', `result file exceeds ${mb} MB`);
+  }
+  if (err instanceof DownloadFailed && err.timedOut) {
+    return new ProviderError(provider, 'timeout', 'download timed out', {
+      timeoutS: Math.round(timeoutMs / 1000),
+    });
+  }
+  if (err instanceof DownloadFailed)
+    return new ProviderError(provider, 'error', `result download failed (${err.reason})`);
+  return new ProviderError(provider, 'error', 'result download failed');
 }

@@ -13,6 +13,20 @@ export interface LocalStorageOptions {
   root: string;
 }
 
+/** Makes the rename itself durable; some filesystems refuse to sync a directory, which is not worth failing for. */
+async function syncDir(dir: string): Promise<void> {
+  try {
+    const fh = await open(dir, 'r');
+    try {
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+  } catch {
+    // Best effort.
+  }
+}
+
 export class LocalStorage implements AssetStorage {
   readonly type = 'local' as const;
   readonly bucket = null;
@@ -41,6 +55,7 @@ export class LocalStorage implements AssetStorage {
         await fh.close();
       }
       await rename(temp, path);
+      await syncDir(dirname(path));
     } catch (err) {
       await rm(temp, { force: true });
       throw err;
