@@ -4,7 +4,15 @@
  * inside the service; it becomes USD with 4 decimals only in responses.
  */
 
-export const CATEGORIES = ['environment', 'character', 'prop', 'audio', 'texture', 'animation', 'image'] as const;
+export const CATEGORIES = [
+  'environment',
+  'character',
+  'prop',
+  'audio',
+  'texture',
+  'animation',
+  'image',
+] as const;
 export type Category = (typeof CATEGORIES)[number];
 export const QUALITIES = ['low', 'medium', 'high', 'ultra'] as const;
 export type Quality = (typeof QUALITIES)[number];
@@ -123,7 +131,12 @@ export interface ProviderAdapter {
   maxPromptChars: number;
   generate(job: ProviderJob, ctx: ProviderContext): Promise<ProviderResult>;
   /** Continues a task after a restart (providers with task ids: meshy, mubert). */
-  resume?(taskId: string, job: ProviderJob, ctx: ProviderContext, state?: Record<string, unknown>): Promise<ProviderResult>;
+  resume?(
+    taskId: string,
+    job: ProviderJob,
+    ctx: ProviderContext,
+    state?: Record<string, unknown>,
+  ): Promise<ProviderResult>;
 }
 
 /** Where files live: local disk or S3-compatible storage. */

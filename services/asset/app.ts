@@ -1,0 +1,41 @@
+/**
+ * The asset service: image, texture, 3D and audio generation through external providers, with prices,
+ * budgets, reuse, jobs, Gaia-served files and the pricing routes, composed on the service kernel.
+ */
+import { createServiceApp, type ServiceDeps } from '../../src/http/service.ts';
+import type { MountedService } from '../../src/platform.ts';
+import { assetRoutes } from './assets/index.ts';
+import { type AssetOverrides, createAssetContext } from './context.ts';
+import { pricingRoutes } from './pricing/index.ts';
+
+export function createAssetApp(deps: ServiceDeps, overrides: AssetOverrides = {}) {
+  const kernel = createServiceApp({
+    name: 'asset',
+    deps,
+    health: () => ({
+      providers: [...ctx.providers.values()].filter((p) => p.configured()).map((p) => p.id),
+      storage: ctx.storage.type,
+    }),
+  });
+  const ctx = createAssetContext(deps, kernel, overrides);
+  const app = kernel.use(assetRoutes(ctx)).use(pricingRoutes(ctx));
+  return { app, ctx };
+}
+
+/** How the launchers mount asset (wiring/registry.ts). */
+export async function assetService(
+  deps: ServiceDeps,
+  overrides: AssetOverrides = {},
+): Promise<MountedService> {
+  const { app, ctx } = createAssetApp(deps, overrides);
+  // Jobs a previous process left running: Meshy and Mubert tasks resume polling, the rest are failed.
+  await ctx.generator
+    .resumeJobs()
+    .catch((err) => deps.log.error('asset job resume failed', { error: String(err) }));
+  return {
+    name: 'asset',
+    handle: (request) => app.handle(request),
+    capabilities: ['asset_generation', 'pricing', 'jobs', 'signed_downloads'],
+    close: () => ctx.generator.close(),
+  };
+}
