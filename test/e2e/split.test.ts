@@ -20,7 +20,14 @@ function freePort(): number {
   return port;
 }
 
-const ports = { gateway: freePort(), web: freePort(), auth: freePort(), chat: freePort(), kb: freePort() };
+const ports = {
+  gateway: freePort(),
+  web: freePort(),
+  auth: freePort(),
+  chat: freePort(),
+  kb: freePort(),
+  asset: freePort(),
+};
 const env: Record<string, string> = {
   ...(process.env as Record<string, string>),
   GAIA_ENV: 'development',
@@ -33,9 +40,11 @@ const env: Record<string, string> = {
   AUTH_PORT: String(ports.auth),
   CHAT_PORT: String(ports.chat),
   KB_PORT: String(ports.kb),
+  ASSET_PORT: String(ports.asset),
   AUTH_SERVICE_URL: `http://127.0.0.1:${ports.auth}`,
   CHAT_SERVICE_URL: `http://127.0.0.1:${ports.chat}`,
   KB_SERVICE_URL: `http://127.0.0.1:${ports.kb}`,
+  ASSET_SERVICE_URL: `http://127.0.0.1:${ports.asset}`,
   GATEWAY_URL: `http://127.0.0.1:${ports.gateway}`,
   GAIA_HEALTH_TIMEOUT_MS: '1500',
 };
@@ -77,6 +86,7 @@ beforeAll(async () => {
   await waitFor(`http://127.0.0.1:${ports.auth}/health`, (r) => r.status === 200);
   start('chat');
   start('kb');
+  start('asset');
   start('gateway');
   start('web');
   await waitFor(`${gateway}/health`, async (r) => {
@@ -84,7 +94,8 @@ beforeAll(async () => {
     return (
       b.services.auth?.status === 'healthy' &&
       b.services.chat?.status === 'healthy' &&
-      b.services.kb?.status === 'healthy'
+      b.services.kb?.status === 'healthy' &&
+      b.services.asset?.status === 'healthy'
     );
   });
   await waitFor(`http://127.0.0.1:${ports.web}/login`, (r) => r.status === 200);
@@ -97,6 +108,20 @@ afterAll(async () => {
 });
 
 describe('split mode', () => {
+  test('asset answers through the gateway over HTTP: a local image is generated, stored and downloadable', async () => {
+    const res = await fetch(`${gateway}/api/v1/assets/generate`, {
+      method: 'POST',
+      headers: { 'X-API-Key': DEV_API_KEY, 'content-type': 'application/json' },
+      body: JSON.stringify({ category: 'image', style: 'fantasy', description: 'a lantern over http' }),
+    });
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as { asset_data: { download_url: string } };
+    const link = new URL(body.asset_data.download_url);
+    const file = await fetch(`${gateway}${link.pathname}${link.search}`);
+    expect(file.status).toBe(200);
+    expect(file.headers.get('content-type')).toBe('image/png');
+  });
+
   test('kb answers through the gateway over HTTP: a write is committed and searchable', async () => {
     const put = await fetch(`${gateway}/api/v1/kb/files/notes/split.md`, {
       method: 'PUT',
