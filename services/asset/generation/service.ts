@@ -58,6 +58,17 @@ export interface GeneratorDeps {
   instanceId: string;
 }
 
+/**
+ * A job belongs to the instance running it for as long as that instance keeps renewing its lease. An
+ * instance that dies (SIGKILL, a lost machine) stops renewing; any instance's sweep then takes the job over.
+ */
+const LEASE_MS = 15_000;
+const HEARTBEAT_MS = 5_000;
+const SWEEP_MS = 10_000;
+
+/** Thrown through a job when the service shuts down: the job is handed back, not failed. */
+class ShuttingDown extends Error {}
+
 const ERROR_TYPES = {
   rejected: 'provider_rejected',
   timeout: 'provider_timeout',
@@ -96,6 +107,10 @@ export class Generator {
   private readonly inFlight = new Map<string, Running>();
   private readonly background = new Set<Promise<unknown>>();
   private closing = false;
+  /** Jobs this instance is running, with the means to stop them at shutdown. */
+  private readonly mine = new Map<string, AbortController>();
+  private heartbeat: ReturnType<typeof setInterval> | null = null;
+  private sweeper: ReturnType<typeof setInterval> | null = null;
 
   constructor(private readonly d: GeneratorDeps) {
     this.slots = new Slots(d.config.maxConcurrentGenerations);
@@ -183,6 +198,7 @@ export class Generator {
         reservedMicroUsd: estimate.cost,
         costMicroUsd: 0,
         lockedBy: this.d.instanceId,
+        lockedUntil: new Date(now.getTime() + LEASE_MS),
         createdAt: now,
         updatedAt: now,
       });
@@ -307,6 +323,13 @@ export class Generator {
         );
         return { assetId };
       } catch (err) {
+        if (this.closing) {
+          // Handed back for another instance (or the next start) to resume; nothing failed.
+          await this.updateJob(jobId, { lockedBy: null, lockedUntil: null }).catch(() => {});
+          return {
+            error: new HttpError(503, 'Asset service is shutting down; the job continues after restart'),
+          };
+        }
         if (err instanceof ProviderError) {
           lastError = err;
           const retryable = err.kind === 'timeout' || err.kind === 'rate_limited' || err.kind === 'error';
@@ -334,6 +357,7 @@ export class Generator {
     const adapter = this.d.providers.get(provider)!;
     await this.slots.take();
     try {
+      if (this.closing) throw new ShuttingDown('shutting down');
       const startedAt = Date.now();
       await this.updateJob(jobId, { status: 'processing' });
       if (!resumeTask)
@@ -350,6 +374,7 @@ export class Generator {
       const { prompt, warnings } = enhancePrompt(req, adapter.maxPromptChars);
       const job: ProviderJob = { request: req, prompt, warnings };
       const abort = new AbortController();
+      this.mine.set(jobId, abort);
       const ctx = {
         signal: abort.signal,
         onProgress: (p: number) => {
@@ -415,6 +440,7 @@ export class Generator {
       });
       return assetId;
     } finally {
+      this.mine.delete(jobId);
       this.slots.release();
     }
   }
@@ -508,26 +534,33 @@ export class Generator {
   async resumeJobs(): Promise<void> {
     const { db } = this.d;
     const t = db.t.assetJobs;
-    const rows = await db.orm
-      .select()
+    const now = new Date();
+    const free = or(isNull(t.lockedUntil), lt(t.lockedUntil, now));
+    const candidates = await db.orm
+      .select({ id: t.id })
       .from(t)
-      .where(
-        and(
-          inArray(t.status, ['queued', 'processing']),
-          or(
-            isNull(t.lockedBy),
-            eq(t.lockedBy, this.d.instanceId),
-            lt(t.updatedAt, new Date(Date.now() - 60_000)),
-          ),
-        ),
-      );
+      .where(and(inArray(t.status, ['queued', 'processing']), free));
+    const rows = [];
+    for (const c of candidates) {
+      if (this.mine.has(c.id) || this.closing) continue;
+      // Claimed with a conditional update, so two instances sweeping at once never both take a job.
+      const claimed = await db.orm
+        .update(t)
+        .set({
+          lockedBy: this.d.instanceId,
+          lockedUntil: new Date(Date.now() + LEASE_MS),
+          updatedAt: new Date(),
+        })
+        .where(and(eq(t.id, c.id), inArray(t.status, ['queued', 'processing']), free))
+        .returning();
+      if (claimed[0]) rows.push(claimed[0]);
+    }
     for (const row of rows) {
       const req = row.request as unknown as AssetRequest & { task_state?: Record<string, unknown> | null };
       const caller = { id: row.userId ?? '', admin: false };
       const provider = (row.provider ?? '') as ProviderId;
       const adapter = this.d.providers.get(provider);
       if (row.providerTaskId && adapter?.resume) {
-        await this.updateJob(row.id, { lockedBy: this.d.instanceId });
         const estimate = this.d.pricing.estimate(provider, req);
         const done = this.run(row.id, caller, req, [provider], estimate, {
           taskId: row.providerTaskId,
@@ -537,7 +570,6 @@ export class Generator {
         continue;
       }
       const err = new HttpError(500, 'Generation was interrupted by a restart');
-      const now = new Date();
       await this.updateJob(row.id, {
         status: 'failed',
         error: { message: err.detail, type: 'interrupted' },
@@ -545,6 +577,7 @@ export class Generator {
         reservedMicroUsd: 0,
         completedAt: now,
         lockedBy: null,
+        lockedUntil: null,
       });
       this.publish('gaia.asset.generation.failed', {
         generation_id: row.id,
@@ -560,8 +593,39 @@ export class Generator {
     }
   }
 
+  /** Takes over unfinished jobs now, then keeps leases alive and sweeps for orphaned jobs. */
+  async start(): Promise<void> {
+    await this.resumeJobs();
+    this.heartbeat = setInterval(() => void this.renewLeases().catch(() => {}), HEARTBEAT_MS);
+    this.sweeper = setInterval(
+      () =>
+        void this.resumeJobs().catch((err) =>
+          this.d.log.warn('asset job sweep failed', { error: String(err) }),
+        ),
+      SWEEP_MS,
+    );
+    this.heartbeat.unref?.();
+    this.sweeper.unref?.();
+  }
+
+  private async renewLeases(): Promise<void> {
+    if (this.mine.size === 0) return;
+    const t = this.d.db.t.assetJobs;
+    await this.d.db.orm
+      .update(t)
+      .set({ lockedUntil: new Date(Date.now() + LEASE_MS) })
+      .where(and(inArray(t.id, [...this.mine.keys()]), eq(t.lockedBy, this.d.instanceId)));
+  }
+
+  /**
+   * Stops taking work and hands running jobs back: provider calls are aborted, their jobs stay `processing`
+   * with the lease released, so the next instance resumes those that can be (Meshy, Mubert) at once.
+   */
   async close(): Promise<void> {
     this.closing = true;
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    if (this.sweeper) clearInterval(this.sweeper);
+    for (const abort of this.mine.values()) abort.abort(new ShuttingDown('shutting down'));
     await Promise.allSettled([...this.background]);
   }
 }
