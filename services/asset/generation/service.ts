@@ -320,6 +320,8 @@ export class Generator {
           provider,
           estimate,
           i === 0 ? resumeTask : undefined,
+          // A fallback continues the same generation, so its start was already announced.
+          i === 0 && !resumeTask,
         );
         return { assetId };
       } catch (err) {
@@ -353,6 +355,7 @@ export class Generator {
     provider: ProviderId,
     estimate: Estimate,
     resumeTask?: { taskId: string; state?: Record<string, unknown> },
+    announce = !resumeTask,
   ): Promise<string> {
     const adapter = this.d.providers.get(provider)!;
     await this.slots.take();
@@ -360,7 +363,7 @@ export class Generator {
       if (this.closing) throw new ShuttingDown('shutting down');
       const startedAt = Date.now();
       await this.updateJob(jobId, { status: 'processing' });
-      if (!resumeTask)
+      if (announce)
         this.publish('gaia.asset.generation.started', {
           generation_id: jobId,
           user_id: caller.id,
