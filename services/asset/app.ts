@@ -5,7 +5,7 @@
 import { createServiceApp, type ServiceDeps } from '../../src/http/service.ts';
 import type { MountedService } from '../../src/platform.ts';
 import { assetRoutes } from './assets/index.ts';
-import { type AssetOverrides, createAssetContext } from './context.ts';
+import { type AssetOverrides, createAssetContext, HEAD_MARK_HEADER } from './context.ts';
 import { pricingRoutes } from './pricing/index.ts';
 
 export function createAssetApp(deps: ServiceDeps, overrides: AssetOverrides = {}) {
@@ -34,7 +34,18 @@ export async function assetService(
     .catch((err) => deps.log.error('asset job resume failed', { error: String(err) }));
   return {
     name: 'asset',
-    handle: (request) => app.handle(request),
+    handle: async (request) => {
+      if (request.method !== 'HEAD') return app.handle(request);
+      // Elysia answers HEAD on a parameterised route by running the GET handler and overwriting
+      // Content-Length with the length of the body it produced, which is 0 for a bodiless file answer.
+      // So a HEAD runs as a marked GET, the download route answers it without reading the file, and the
+      // headers it computed (the real length included) are kept.
+      const headers = new Headers(request.headers);
+      headers.set(HEAD_MARK_HEADER, ctx.headToken);
+      const res = await app.handle(new Request(request.url, { method: 'GET', headers }));
+      await res.body?.cancel().catch(() => {});
+      return new Response(null, { status: res.status, statusText: res.statusText, headers: res.headers });
+    },
     capabilities: ['asset_generation', 'pricing', 'jobs', 'signed_downloads'],
     close: () => ctx.generator.close(),
   };

@@ -30,7 +30,15 @@ export interface AssetContext {
   generator: Generator;
   reader: AssetReader;
   recordDownload(assetId: string, userId: string | null): Promise<void>;
+  /**
+   * Marks a GET that stands for a HEAD (see app.ts). Random per instance, so a client cannot forge it to
+   * turn its own GET into a bodiless answer.
+   */
+  headToken: string;
 }
+
+/** Header carrying `headToken` on a HEAD the service rewrote into a GET. */
+export const HEAD_MARK_HEADER = 'x-gaia-asset-head';
 
 /** What tests may replace: the provider URL fetcher (the real one refuses loopback, where fakes live). */
 export interface AssetOverrides {
@@ -127,6 +135,7 @@ export function createAssetContext(
     providers,
     generator,
     reader,
+    headToken: crypto.randomUUID(),
     async recordDownload(assetId, userId) {
       const a = db.t.assets;
       await db.orm.insert(db.t.assetUsage).values({

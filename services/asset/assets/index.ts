@@ -6,7 +6,7 @@ import { Elysia } from 'elysia';
 import { jsonResponse } from '../../../src/http/errors.ts';
 import type { Identity } from '../../../src/http/identity.ts';
 import { isoNow, requireUser } from '../../../src/http/service.ts';
-import type { AssetContext } from '../context.ts';
+import { type AssetContext, HEAD_MARK_HEADER } from '../context.ts';
 import { contentTypeFor, serveObject } from '../downloads/serve.ts';
 import type { Viewer } from './service.ts';
 
@@ -42,14 +42,19 @@ export function assetRoutes(ctx: AssetContext) {
             contentType: row.contentType ?? contentTypeFor(ext),
           }
         : await storageMeta(key);
-      const res = await serveObject(request, storage, {
-        key,
-        size: stat.size,
-        sha256: stat.sha256,
-        contentType: stat.contentType,
-        fileName: `${row.id}${file ? '' : '-preview'}.${ext}`,
-      });
-      if (file && request.method === 'GET' && (res.status === 200 || res.status === 206))
+      const markedHead = request.headers.get(HEAD_MARK_HEADER) === ctx.headToken;
+      const res = await serveObject(
+        markedHead ? new Request(request.url, { method: 'HEAD', headers: request.headers }) : request,
+        storage,
+        {
+          key,
+          size: stat.size,
+          sha256: stat.sha256,
+          contentType: stat.contentType,
+          fileName: `${row.id}${file ? '' : '-preview'}.${ext}`,
+        },
+      );
+      if (file && request.method === 'GET' && !markedHead && (res.status === 200 || res.status === 206))
         void ctx.recordDownload(row.id, viewerOf(identity).id).catch(() => {});
       return res;
     };
