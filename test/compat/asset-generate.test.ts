@@ -66,6 +66,8 @@ for (const backend of testBackends()) {
       STABILITY_API_KEY: st.apiKey,
       STABILITY_API_BASE: st.url,
       ASSET_DAILY_BUDGET_USD: DAILY_BUDGET,
+      // Short enough for a hanging provider to time out within a test, longer than any scripted delay.
+      ASSET_PROVIDER_TIMEOUT_MS: '4000',
     });
 
     beforeAll(async () => {
@@ -469,6 +471,44 @@ for (const backend of testBackends()) {
       expect(Number(job!.reservedMicroUsd)).toBe(0);
     }, 30_000);
 
+    test('a provider timeout: 504 within the wait, a failed job after the 202, the next provider otherwise', async () => {
+      const u = await newUser();
+      const stBefore = st.requests.length;
+      oi.enqueue({ hang: true }, { hang: true }, { hang: true });
+      const named = (d: string, extra: Record<string, unknown> = {}) =>
+        base({ description: d, preferences: { provider: 'openai', ...extra } });
+      const [sync, late, fallback] = await Promise.all([
+        u.gen(named('hanging sync')),
+        u.gen(named('hanging job', { max_wait_time_ms: 1000 })),
+        u.gen(base({ description: 'hanging then stability' })),
+      ]);
+      expect(sync.status).toBe(504);
+      expect(await sync.json()).toEqual({ detail: 'Provider openai timed out after 4 s' });
+      expect(fallback.status).toBe(200);
+      expect((await fallback.json()).metadata.provider).toBe('stability');
+      expect(st.requests.length).toBe(stBefore + 1);
+
+      expect(late.status).toBe(202);
+      const { job_id } = await late.json();
+      const failed = await eventually(async () => {
+        const j = await (await u.call(`/api/v1/assets/jobs/${job_id}`)).json();
+        return j.status === 'failed' ? j : undefined;
+      }, 10_000);
+      expect(failed.error).toEqual({
+        message: 'Provider openai timed out after 4 s',
+        type: 'provider_timeout',
+      });
+      expect(failed.asset_id).toBeNull();
+      const row = (await jobsOf(u.id)).find((j) => j.id === job_id)!;
+      expect(Number(row.reservedMicroUsd)).toBe(0);
+      expect(Number(row.costMicroUsd)).toBe(0);
+      await Bun.sleep(100);
+      const types = eventsOf(u.id, 'failed').map((m) => (m.data as Record<string, unknown>).error_type);
+      expect(types).toEqual(['provider_timeout', 'provider_timeout']);
+      expect(eventsOf(u.id, 'started').length).toBe(3);
+      expect(eventsOf(u.id, 'completed').length).toBe(1);
+    }, 30_000);
+
     test('max_cost below the estimate → 402 with no provider call, no job and no reservation', async () => {
       const u = await newUser();
       const calls = oi.requests.length + st.requests.length;
@@ -548,6 +588,13 @@ for (const backend of testBackends()) {
       });
       const only = await (await u.gen({ ...req, preferences: { allow_generation: false } })).json();
       expect(only.source).toBe('database');
+      // Two stored assets match now; the newest wins.
+      expect(only.asset_id).toBe(fresh.asset_id);
+      // Reuse is free, so it passes even a zero max_cost.
+      const free = await u.gen({ ...req, preferences: { max_cost: 0 } });
+      expect(free.status).toBe(200);
+      expect((await free.json()).asset_id).toBe(fresh.asset_id);
+      expect(oi.requests.length).toBe(calls + 3);
 
       // Reuse is per user by default.
       const v = await newUser();
