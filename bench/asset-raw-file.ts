@@ -13,3 +13,6 @@ const server = Bun.serve({
   fetch: () => new Response(Bun.file(path), { headers: { 'content-type': contentType } }),
 });
 console.log(server.port);
+
+// A module, so its top-level names do not clash with other scripts in the type check.
+export {};
