@@ -8,11 +8,15 @@ import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { PNG } from 'pngjs';
+import { assetService } from '../../services/asset/app.ts';
 import { readAssetConfig } from '../../services/asset/config.ts';
 import { signLink } from '../../services/asset/downloads/signing.ts';
+import { DownloadTooLarge, downloadProviderError } from '../../services/asset/fetch/safe-fetch.ts';
+import type { FetchFile } from '../../services/asset/generation/store.ts';
 import type { BusMessage } from '../../src/bus/types.ts';
 import { IDENTITY_HEADER, signIdentitySync } from '../../src/http/identity.ts';
-import { FAKE_MESHY_KEY, type FakeMeshy, startFakeMeshy } from '../fakes/meshy.ts';
+import { createLogger } from '../../src/log.ts';
+import { FAKE_MESHY_KEY, type FakeMeshy, startFakeMeshy, tinyGlb } from '../fakes/meshy.ts';
 import { type FakeOpenAIImages, makePng, startFakeOpenAIImages } from '../fakes/openai-images.ts';
 import { dropTestDatabases, natsTestUrl, testBackends } from '../support/backends.ts';
 import { eventually } from '../support/eventually.ts';
@@ -36,6 +40,8 @@ const pathOf = (link: string) => {
   return u.pathname + u.search;
 };
 
+const quietLog = () => createLogger({ service: 'asset2', level: 'warn', json: true, sink: () => {} });
+
 const imageRequest = (description: string, extra: Record<string, unknown> = {}) => ({
   category: 'image',
   style: 'fantasy',
@@ -45,11 +51,56 @@ const imageRequest = (description: string, extra: Record<string, unknown> = {}) 
   ...extra,
 });
 
+interface MeshyRelay {
+  url: string;
+  /** When set, every result URL of a finished task is replaced by this one. */
+  rewriteTo: string | null;
+  stop(): Promise<void>;
+}
+
+/**
+ * A relay in front of the Meshy fake that can rewrite a finished task's result URLs, as a compromised or
+ * confused provider would.
+ */
+function startMeshyRelay(meshy: FakeMeshy): MeshyRelay {
+  const state: MeshyRelay = {
+    url: '',
+    rewriteTo: null,
+    stop: async () => {
+      await server.stop(true);
+    },
+  };
+  const server = Bun.serve({
+    hostname: '127.0.0.1',
+    port: 0,
+    async fetch(req) {
+      const u = new URL(req.url);
+      const up = await fetch(`${meshy.origin}${u.pathname}${u.search}`, {
+        method: req.method,
+        headers: req.headers,
+        body: req.method === 'POST' ? await req.text() : undefined,
+      });
+      const type = up.headers.get('content-type') ?? '';
+      if (req.method !== 'GET' || !type.includes('json') || state.rewriteTo === null)
+        return new Response(await up.arrayBuffer(), { status: up.status, headers: { 'content-type': type } });
+      const task = await up.json();
+      if (task.status === 'SUCCEEDED') {
+        for (const k of Object.keys(task.model_urls ?? {})) task.model_urls[k] = state.rewriteTo;
+        task.thumbnail_url = state.rewriteTo;
+      }
+      return Response.json(task, { status: up.status });
+    },
+  });
+  state.url = `http://127.0.0.1:${server.port}/openapi`;
+  return state;
+}
+
 for (const backend of testBackends()) {
   describe(`asset files (${backend.name})`, () => {
     let s: StackHandle;
     let openai: FakeOpenAIImages;
     let meshy: FakeMeshy;
+    let relay: MeshyRelay;
     let urlSecret: string;
     const idA = crypto.randomUUID();
     const idB = crypto.randomUUID();
@@ -65,6 +116,7 @@ for (const backend of testBackends()) {
     beforeAll(async () => {
       openai = await startFakeOpenAIImages();
       meshy = await startFakeMeshy();
+      relay = startMeshyRelay(meshy);
       s = await startStack({
         databaseUrl: await backend.databaseUrl(),
         natsUrl: backend.name === 'postgresql' ? natsTestUrl() : undefined,
@@ -72,7 +124,7 @@ for (const backend of testBackends()) {
           OPENAI_API_KEY: openai.apiKey,
           OPENAI_IMAGES_BASE_URL: openai.url,
           MESHY_API_KEY: FAKE_MESHY_KEY,
-          MESHY_API_BASE: meshy.url,
+          MESHY_API_BASE: relay.url,
           MESHY_POLL_INTERVAL_MS: '50',
           ASSET_DAILY_BUDGET_USD: '0',
         },
@@ -102,6 +154,7 @@ for (const backend of testBackends()) {
       await s?.stop();
       await openai?.stop();
       await meshy?.stop();
+      await relay?.stop();
     });
 
     const as =
@@ -116,6 +169,17 @@ for (const backend of testBackends()) {
       };
     const asA = (path: string, init?: RequestInit) => as(jwtA)(path, init);
     const asB = (path: string, init?: RequestInit) => as(jwtB)(path, init);
+    /** A signed identity for calling an asset instance directly, as the gateway would. */
+    const userToken = (sub: string) =>
+      signIdentitySync(s.config.internalSecret, {
+        auth_type: 'jwt',
+        sub,
+        email: `${sub.slice(0, 8)}@example.com`,
+        admin: false,
+        rid: crypto.randomUUID(),
+        ip: '127.0.0.1',
+      });
+
     /** Calls the mounted asset service as the gateway would, with an anonymous identity. */
     const viaService = (method: string, path: string, headers: Record<string, string> = {}) =>
       s.stack.services.asset!.handle(
@@ -372,5 +436,346 @@ for (const backend of testBackends()) {
       expect(jobs.jobs.map((j: any) => j.job_id)).toContain(jobId);
       expect((await (await asB('/api/v1/assets/jobs')).json()).total).toBe(0);
     }, 15_000);
+
+    test('provider result URLs outside the address policy fail the generation with 502 and store nothing', async () => {
+      const idC = crypto.randomUUID();
+      const asC = as(await s.mintJwt({ sub: idC, email: `c-${idC.slice(0, 8)}@example.com` }));
+      const refused = [
+        'http://169.254.169.254/latest/meta-data/iam/security-credentials/',
+        'https://[::ffff:a9fe:a9fe]/model.glb',
+        'https://2130706433/model.glb',
+        'https://0/model.glb',
+        'https://10.0.0.5/model.glb',
+        'https://localhost/model.glb',
+        'file:///etc/passwd',
+        'ftp://example.com/model.glb',
+        'data:model/gltf-binary;base64,Z2xURg==',
+        // The fake's own loopback http URL, unmodified.
+        null,
+      ];
+      const createdBefore = meshy.tasks.size;
+      for (const target of refused) {
+        relay.rewriteTo = target;
+        meshy.enqueueTask({ pollsBeforeDone: 1 });
+        const r = await asC(
+          '/api/v1/assets/generate',
+          json({
+            category: 'prop',
+            style: 'low_poly',
+            description: 'A small treasure chest',
+            preferences: { max_wait_time_ms: 20_000 },
+          }),
+        );
+        expect({ target, status: r.status }).toEqual({ target, status: 502 });
+        expect(await r.json()).toEqual({ detail: 'Provider meshy returned a disallowed download URL' });
+      }
+      relay.rewriteTo = null;
+      expect(meshy.tasks.size).toBe(createdBefore + refused.length);
+      // Every job failed as download_refused; nothing was stored for this user.
+      const jobs = await (await asC('/api/v1/assets/jobs?limit=100')).json();
+      expect(jobs.total).toBe(refused.length);
+      for (const j of jobs.jobs) {
+        expect(j.status).toBe('failed');
+        expect(j.asset_id).toBeNull();
+        expect(j.error).toEqual({
+          message: 'Provider meshy returned a disallowed download URL',
+          type: 'download_refused',
+        });
+      }
+      expect((await (await asC('/api/v1/assets')).json()).total).toBe(0);
+      const failed = events.filter(
+        (e) => e.subject === 'gaia.asset.generation.failed' && (e.data as any).user_id === idC,
+      );
+      expect(failed.length).toBe(refused.length);
+      expect(failed.every((e) => (e.data as any).error_type === 'download_refused')).toBe(true);
+      const stored = [...new Bun.Glob('generated/prop/*').scanSync(readAssetConfig(s.config).storageDir)];
+      expect(stored).toEqual([]);
+    }, 40_000);
+
+    test('an oversized provider file is aborted with 502 and nothing is stored', async () => {
+      // The real fetcher refuses the fake's loopback URLs, so this instance downloads with a plain fetch that
+      // honours the size cap the service passes, as the real one does while streaming.
+      let capSeen = 0;
+      const fetchFile: FetchFile = async (url, { maxBytes, provider }) => {
+        capSeen = maxBytes;
+        try {
+          const res = await fetch(url);
+          const reader = res.body!.getReader();
+          const chunks: Uint8Array[] = [];
+          let n = 0;
+          for (;;) {
+            const { done, value } = await reader.read();
+            if (done) break;
+            n += value.byteLength;
+            if (n > maxBytes) {
+              await reader.cancel();
+              throw new DownloadTooLarge(maxBytes);
+            }
+            chunks.push(value);
+          }
+          return { bytes: Buffer.concat(chunks), contentType: res.headers.get('content-type') ?? '' };
+        } catch (err) {
+          throw downloadProviderError(provider, err);
+        }
+      };
+      const svc = await assetService(
+        { config: s.config, db: s.stack.db, bus: s.stack.bus, log: quietLog(), clients: {} },
+        { fetchFile },
+      );
+      try {
+        const idD = crypto.randomUUID();
+        // A user exists once it has called the gateway.
+        expect((await as(await s.mintJwt({ sub: idD }))('/api/v1/assets')).status).toBe(200);
+        const call = (body: unknown) =>
+          svc.handle(
+            new Request('http://asset/api/v1/assets/generate', {
+              method: 'POST',
+              headers: { 'content-type': 'application/json', [IDENTITY_HEADER]: userToken(idD) },
+              body: JSON.stringify(body),
+            }),
+          );
+        const prop = {
+          category: 'prop',
+          style: 'low_poly',
+          description: 'A tiny barrel',
+          preferences: { max_wait_time_ms: 20_000 },
+        };
+        meshy.enqueueTask({ pollsBeforeDone: 1 });
+        const big = await call({
+          ...prop,
+          requirements: { platform: 'desktop_vr', file_size_max_mb: 0.0001 },
+        });
+        expect(big.status).toBe(502);
+        expect((await big.json()).detail).toStartWith('Provider meshy failed: ');
+        expect(capSeen).toBeLessThanOrEqual(Math.ceil(0.0001 * 1024 * 1024));
+        const list = await svc.handle(
+          new Request('http://asset/api/v1/assets', { headers: { [IDENTITY_HEADER]: userToken(idD) } }),
+        );
+        expect((await list.json()).total).toBe(0);
+        // Within the cap the same fetcher delivers a GLB that downloads through the gateway byte for byte.
+        meshy.enqueueTask({ pollsBeforeDone: 1 });
+        const ok = await call(prop);
+        expect(ok.status).toBe(200);
+        const asset = await ok.json();
+        expect(asset.asset_data.file_format).toBe('glb');
+        const file = await anon(pathOf(asset.asset_data.download_url));
+        expect(file.status).toBe(200);
+        expect(file.headers.get('content-type')).toBe('model/gltf-binary');
+        expect(sha256(new Uint8Array(await file.arrayBuffer()))).toBe(sha256(tinyGlb()));
+      } finally {
+        await svc.close?.();
+      }
+    }, 30_000);
+
+    test('pricing routes through the gateway', async () => {
+      const get = async (path: string, who = asA) => {
+        const r = await who(`/api/v0.2/assets/pricing${path}`);
+        return { status: r.status, body: await r.json() };
+      };
+      const post = async (path: string, body: unknown, who = asA) => {
+        const r = await who(`/api/v0.2/assets/pricing${path}`, json(body));
+        return { status: r.status, body: await r.json() };
+      };
+
+      const cur = await get('/current?provider=dalle&category=image&quality=standard');
+      expect(cur.status).toBe(200);
+      expect(cur.body.currency).toBe('USD');
+      expect(cur.body.pricing).toMatchObject({ provider: 'dalle', model: 'per_image', cost_per_unit: 0.04 });
+      expect(cur.body.pricing.rates.hd['1792x1024']).toBe(0.12);
+      expect((await get('/current?provider=openai')).body.pricing.provider).toBe('dalle');
+      expect((await get('/current')).status).toBe(422);
+      const foo = await get('/current?provider=foo');
+      expect(foo).toEqual({ status: 404, body: { detail: 'Pricing not found for provider: foo' } });
+      expect((await anon('/api/v0.2/assets/pricing/current?provider=dalle')).status).toBe(401);
+
+      const providers = await get('/providers');
+      expect(providers.status).toBe(200);
+      expect(providers.body.total_providers).toBe(7);
+      const byName = Object.fromEntries(providers.body.providers.map((p: any) => [p.name, p]));
+      expect(byName.dalle.configured).toBe(true);
+      expect(byName.meshy.configured).toBe(true);
+      expect(byName.stability.configured).toBe(false);
+      expect(byName.meshy.operations).toContain('text_to_3d_with_texture');
+
+      // Analytics: the figures are A's real generations made above.
+      const jobs = (await (await asA('/api/v1/assets/jobs?limit=100')).json()).jobs;
+      const micro = (n: number) => Math.round(n * 1_000_000);
+      const spent = jobs.reduce((sum: number, j: any) => sum + micro(j.cost ?? 0), 0) / 1_000_000;
+      const openaiJobs = jobs.filter((j: any) => j.provider === 'openai');
+      expect(openaiJobs.length).toBeGreaterThanOrEqual(2);
+      const an = await get('/analytics');
+      expect(an.status).toBe(200);
+      expect(an.body.total_cost).toBeCloseTo(spent, 4);
+      expect(an.body.total_cost).toBeGreaterThan(0);
+      expect(an.body.usage_metrics.total_generations).toBe(jobs.length);
+      expect(an.body.usage_metrics.total_images).toBe(
+        jobs.filter((j: any) => j.status === 'completed').length,
+      );
+      expect(an.body.cost_breakdown.dalle).toBeCloseTo(
+        openaiJobs.reduce((sum: number, j: any) => sum + micro(j.cost), 0) / 1_000_000,
+        4,
+      );
+      const today = new Date().toISOString().slice(0, 10);
+      expect(an.body.cost_trends.map((t: any) => t.date)).toContain(today);
+      const filtered = await get(`/analytics?provider=dalle&start_date=${today}&end_date=${today}`);
+      expect(filtered.status).toBe(200);
+      expect(filtered.body.filtered_provider).toBe('dalle');
+      expect(filtered.body.provider_cost).toBeCloseTo(an.body.cost_breakdown.dalle, 4);
+      expect((await get('/analytics', asB)).body.total_cost).toBe(0);
+      for (const bad of [
+        'start_date=2025-13-01',
+        'start_date=2025-02-01&end_date=2025-01-01',
+        'start_date=2024-01-01&end_date=2025-06-01',
+      ])
+        expect({ bad, status: (await get(`/analytics?${bad}`)).status }).toEqual({ bad, status: 422 });
+
+      const upd = await asA('/api/v0.2/assets/pricing/update?provider=dalle', { method: 'POST' });
+      expect(upd.status).toBe(403);
+      const adminUpd = await s.dev('/api/v0.2/assets/pricing/update?provider=dalle', { method: 'POST' });
+      expect(adminUpd.status).toBe(200);
+      expect(await adminUpd.json()).toMatchObject({
+        message: 'Pricing update triggered for dalle',
+        provider: 'dalle',
+        status: 'completed',
+      });
+      const unknownUpd = await s.dev('/api/v0.2/assets/pricing/update?provider=foo', { method: 'POST' });
+      expect(unknownUpd.status).toBe(404);
+      expect(await unknownUpd.json()).toEqual({ detail: 'Provider not found: foo' });
+
+      const est = await post('/cost-estimator/estimate', { provider: 'dalle', quantity: 2, quality: 'hd' });
+      expect(est.status).toBe(200);
+      expect(est.body).toMatchObject({
+        provider: 'dalle',
+        operation: 'image_generation',
+        quantity: 2,
+        quality: 'hd',
+        cost_per_unit: 0.08,
+        total_cost: 0.16,
+        tier_fee: 0,
+        currency: 'USD',
+      });
+      const claude = await post('/cost-estimator/estimate', { provider: 'claude', estimated_tokens: 1000 });
+      expect(claude.body).toMatchObject({ input_cost: 0.015, output_cost: 0.0375, total_cost: 0.0525 });
+      const meshyEst = await post('/cost-estimator/estimate', {
+        provider: 'meshy',
+        operation: 'text_to_3d_with_texture',
+      });
+      expect(meshyEst.body).toMatchObject({ credits_per_operation: 15, total_credits: 15, total_cost: 0.3 });
+      expect(meshyEst.body.estimated_cost).toBe(meshyEst.body.total_cost);
+      expect(await post('/cost-estimator/estimate', { provider: 'foo' })).toEqual({
+        status: 400,
+        body: { detail: 'Valid provider required' },
+      });
+      expect((await post('/cost-estimator/estimate', {})).status).toBe(400);
+      expect(
+        (await post('/cost-estimator/estimate', { provider: 'dalle', operation: 'teleport' })).status,
+      ).toBe(400);
+      expect((await post('/cost-estimator/estimate', { provider: 'dalle', quantity: 0 })).status).toBe(422);
+      expect((await post('/cost-estimator/estimate', { provider: 'dalle', quantity: 1001 })).status).toBe(
+        422,
+      );
+      expect(
+        (await post('/cost-estimator/estimate', { asset_request: { category: 'vehicle', style: 'x' } }))
+          .status,
+      ).toBe(422);
+
+      // The asset_request form quotes exactly what generate then charges.
+      const req = imageRequest('A bronze lantern on a chain', {
+        preferences: { max_wait_time_ms: 20_000, provider: 'openai', max_cost: 0.02 },
+      });
+      const quote = await post('/cost-estimator/estimate', { asset_request: req });
+      expect(quote.status).toBe(200);
+      expect(quote.body).toMatchObject({
+        provider: 'openai',
+        category: 'image',
+        within_max_cost: false,
+        max_cost: 0.02,
+        reuse_available: false,
+        currency: 'USD',
+      });
+      expect(quote.body.cost_breakdown.total_cost).toBe(quote.body.estimated_cost);
+      const refused = await asA('/api/v1/assets/generate', json(req));
+      expect(refused.status).toBe(402);
+      expect((await refused.json()).detail).toBe(
+        `Estimated cost $${quote.body.estimated_cost.toFixed(4)} exceeds max_cost $0.0200`,
+      );
+      const okReq = { ...req, preferences: { ...req.preferences, max_cost: quote.body.estimated_cost } };
+      const okQuote = await post('/cost-estimator/estimate', { asset_request: okReq });
+      expect(okQuote.body.within_max_cost).toBe(true);
+      openai.enqueue({ usage: null });
+      const made = await asA('/api/v1/assets/generate', json(okReq));
+      expect(made.status).toBe(200);
+      const madeBody = await made.json();
+      expect(madeBody.cost).toBe(quote.body.estimated_cost);
+      expect(madeBody.cost_breakdown.generation_cost).toBe(quote.body.estimated_cost);
+      const again = await post('/cost-estimator/estimate', { asset_request: okReq });
+      expect(again.body.reuse_available).toBe(true);
+
+      const tiers = await get('/cost-estimator/dalle-tiers');
+      expect(tiers.status).toBe(200);
+      expect(tiers.body.tiers.map((t: any) => [t.name, t.monthly_fee, t.standard_cost, t.hd_cost])).toEqual([
+        ['Tier 1', 5, 0.04, 0.08],
+        ['Tier 2', 50, 0.04, 0.08],
+        ['Tier 3', 500, 0.04, 0.08],
+      ]);
+      expect(tiers.body.per_image_rates).toEqual({
+        standard_1024x1024: 0.04,
+        hd_1024x1024: 0.08,
+        standard_1792x1024: 0.08,
+        hd_1792x1024: 0.12,
+      });
+      const packages = await get('/cost-estimator/meshy-packages');
+      expect(packages.body).toEqual({
+        provider: 'meshy',
+        pricing_model: 'credit_based',
+        packages: [
+          { name: 'Starter', credits: 200, cost: 6, cost_per_credit: 0.03 },
+          { name: 'Professional', credits: 1000, cost: 20, cost_per_credit: 0.02 },
+          { name: 'Enterprise', credits: 5000, cost: 80, cost_per_credit: 0.016 },
+        ],
+        operations: {
+          text_to_3d: 5,
+          text_to_3d_with_texture: 15,
+          image_to_3d: 10,
+          mesh_refining: 8,
+          texture_generation: 3,
+        },
+        default_package: 'professional',
+        currency: 'USD',
+      });
+      const cmp = await get('/cost-estimator/provider-comparison?operation=image_generation&quantity=2');
+      expect(cmp.status).toBe(200);
+      expect(cmp.body.providers.map((p: any) => p.provider)).not.toContain('local');
+      const totals = cmp.body.providers.map((p: any) => p.total_cost);
+      expect([...totals].sort((x: number, y: number) => x - y)).toEqual(totals);
+      expect(cmp.body.cheapest_provider).toBe(cmp.body.providers[0].provider);
+      const dalle = cmp.body.providers.find((p: any) => p.provider === 'dalle');
+      expect(dalle).toMatchObject({ cost_per_unit: 0.04, total_cost: 0.08, configured: true });
+      expect(await get('/cost-estimator/provider-comparison?operation=teleport')).toEqual({
+        status: 400,
+        body: { detail: 'Unknown operation: teleport' },
+      });
+    }, 30_000);
+
+    test('no body, log line or event carries a provider key, an Authorization value or the URL secret', async () => {
+      const secrets = [
+        openai.apiKey,
+        FAKE_MESHY_KEY,
+        urlSecret,
+        s.config.internalSecret,
+        jwtA,
+        jwtB,
+        s.devKey,
+      ];
+      const texts = [...bodies, ...s.logs, ...events.map((e) => JSON.stringify(e))];
+      expect(texts.length).toBeGreaterThan(50);
+      for (const secret of secrets) {
+        const hit = texts.find((t) => t.includes(secret));
+        expect(hit === undefined ? null : `${hit.slice(0, 120)}…`).toBeNull();
+      }
+      // Events never carry prompts beyond category and style.
+      expect(events.some((e) => JSON.stringify(e).includes('glowing magical sword'))).toBe(false);
+      expect(events.filter((e) => e.subject === 'gaia.asset.generation.completed').length).toBeGreaterThan(0);
+    }, 10_000);
   });
 }
