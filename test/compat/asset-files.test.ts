@@ -18,6 +18,7 @@ import { IDENTITY_HEADER, signIdentitySync } from '../../src/http/identity.ts';
 import { createLogger } from '../../src/log.ts';
 import { FAKE_MESHY_KEY, type FakeMeshy, startFakeMeshy, tinyGlb } from '../fakes/meshy.ts';
 import { type FakeOpenAIImages, makePng, startFakeOpenAIImages } from '../fakes/openai-images.ts';
+import { type FakeS3, startFakeS3 } from '../fakes/s3.ts';
 import { dropTestDatabases, natsTestUrl, testBackends } from '../support/backends.ts';
 import { eventually } from '../support/eventually.ts';
 import { type StackHandle, startStack } from '../support/stack.ts';
@@ -777,5 +778,85 @@ for (const backend of testBackends()) {
       expect(events.some((e) => JSON.stringify(e).includes('glowing magical sword'))).toBe(false);
       expect(events.filter((e) => e.subject === 'gaia.asset.generation.completed').length).toBeGreaterThan(0);
     }, 10_000);
+  });
+}
+
+for (const backend of testBackends()) {
+  describe(`asset S3 storage (${backend.name})`, () => {
+    let s: StackHandle;
+    let s3: FakeS3;
+
+    beforeAll(async () => {
+      s3 = startFakeS3({ buckets: ['gaia-assets'] });
+      s = await startStack({
+        databaseUrl: await backend.databaseUrl(),
+        natsUrl: backend.name === 'postgresql' ? natsTestUrl() : undefined,
+        env: {
+          ASSET_STORAGE: 's3',
+          ASSET_S3_BUCKET: 'gaia-assets',
+          ASSET_S3_ENDPOINT: s3.url,
+          ASSET_S3_REGION: s3.region,
+          ASSET_S3_ACCESS_KEY_ID: s3.accessKeyId,
+          ASSET_S3_SECRET_ACCESS_KEY: s3.secretAccessKey,
+          ASSET_S3_PREFIX: '/tenant-a/',
+          ASSET_S3_FORCE_PATH_STYLE: 'true',
+        },
+      });
+    }, 30_000);
+
+    afterAll(async () => {
+      await s?.stop();
+      await s3?.stop();
+    });
+
+    test('a generated image lands in the bucket under the prefix and streams back through Gaia', async () => {
+      const r = await s.dev(
+        '/api/v1/assets/generate',
+        json({ category: 'texture', style: 'stylized', description: 'Mossy cobblestones' }),
+      );
+      expect(r.status).toBe(200);
+      const a = await r.json();
+      expect(a.storage_info).toEqual({
+        storage_type: 's3',
+        bucket_name: 'gaia-assets',
+        file_path: `generated/texture/${a.asset_id}.png`,
+        external_source: 'local',
+      });
+      const object = s3.objects.get(`gaia-assets/tenant-a/generated/texture/${a.asset_id}.png`);
+      expect(object).toBeDefined();
+      expect(object!.contentType).toBe('image/png');
+      expect(s3.objects.has(`gaia-assets/tenant-a/previews/${a.asset_id}.png`)).toBe(true);
+      // Nothing was written locally.
+      expect(
+        await Bun.file(join(readAssetConfig(s.config).storageDir, a.storage_info.file_path)).exists(),
+      ).toBe(false);
+      expect(s3.requests.length).toBeGreaterThan(0);
+      expect(s3.requests.every((q) => q.authorized)).toBe(true);
+
+      const file = await s.fetch(pathOf(a.asset_data.download_url));
+      expect(file.status).toBe(200);
+      const bytes = new Uint8Array(await file.arrayBuffer());
+      expect(sha256(bytes)).toBe(sha256(object!.bytes));
+      expect(file.headers.get('content-length')).toBe(String(object!.bytes.length));
+      expect(file.headers.get('etag')).toBe(`"${sha256(object!.bytes)}"`);
+      expect(file.headers.get('content-type')).toBe('image/png');
+      expect([...bytes.slice(0, 8)]).toEqual([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+
+      const part = await s.fetch(pathOf(a.asset_data.download_url), { headers: { range: 'bytes=0-99' } });
+      expect(part.status).toBe(206);
+      expect(new Uint8Array(await part.arrayBuffer())).toEqual(bytes.slice(0, 100));
+      expect(s3.requests.some((q) => q.range !== null)).toBe(true);
+
+      const preview = await s.fetch(pathOf(a.asset_data.preview_image_url));
+      expect(preview.status).toBe(200);
+      const png = PNG.sync.read(Buffer.from(await preview.arrayBuffer()));
+      expect(Math.max(png.width, png.height)).toBeLessThanOrEqual(512);
+
+      // An object removed from the bucket behind Gaia's back is 410.
+      s3.objects.delete(`gaia-assets/tenant-a/generated/texture/${a.asset_id}.png`);
+      const gone = await s.fetch(pathOf(a.asset_data.download_url));
+      expect(gone.status).toBe(410);
+      expect(await gone.json()).toEqual({ detail: 'Asset file is no longer available' });
+    }, 20_000);
   });
 }
