@@ -647,6 +647,28 @@ for (const backend of testBackends()) {
       expect(eventsOf(u.id, 'completed').length).toBe(1);
     }, 30_000);
 
+    test('a joiner whose own wait runs out gets the running job as a 202', async () => {
+      const u = await newUser();
+      const calls = oi.requests.length;
+      oi.enqueue({ delayMs: 2000 });
+      const req = base({ description: 'A very slow banner' });
+      const p1 = u.gen(req);
+      await Bun.sleep(300);
+      const t0 = Date.now();
+      const r2 = await u.gen({ ...req, preferences: { max_wait_time_ms: 500 } });
+      expect(Date.now() - t0).toBeLessThan(1500);
+      expect(r2.status).toBe(202);
+      const job = await r2.json();
+      const first = await (await p1).json();
+      expect(first.source).toBe('generated');
+      expect(job.job_id).toBe(first.metadata.generation_id);
+      expect(r2.headers.get('location')).toBe(`/api/v1/assets/jobs/${job.job_id}`);
+      expect(oi.requests.length).toBe(calls + 1);
+      const polled = await (await u.call(`/api/v1/assets/jobs/${job.job_id}`)).json();
+      expect(polled.status).toBe('completed');
+      expect(polled.asset_id).toBe(first.asset_id);
+    }, 30_000);
+
     test('past max_wait_time_ms the answer is a 202 job that completes in the background', async () => {
       const u = await newUser();
       oi.enqueue({ delayMs: 2500 });

@@ -79,6 +79,8 @@ const ERROR_TYPES = {
 
 interface Running {
   jobId: string;
+  estimatedCost: Micro;
+  createdAt: Date;
   done: Promise<{ assetId: string } | { error: HttpError }>;
 }
 
@@ -161,7 +163,9 @@ export class Generator {
       if (reused) return { kind: 'asset', body: await this.reuseAnswer(caller, reused, started) };
       const joining = this.inFlight.get(`${caller.id}:${req.requestHash}`);
       if (joining) {
-        const r = await joining.done;
+        // The joiner keeps its own wait: past it, it gets the running job as a 202 rather than hanging on.
+        const r = await Promise.race([joining.done, Bun.sleep(req.preferences.maxWaitMs).then(() => null)]);
+        if (r === null) return this.accepted(joining.jobId, joining.estimatedCost, joining.createdAt);
         if ('assetId' in r)
           return { kind: 'asset', body: await this.reuseAnswer(caller, r.assetId, started) };
       }
@@ -206,7 +210,7 @@ export class Generator {
 
     const key = `${caller.id}:${req.requestHash}`;
     const done = this.run(jobId, caller, req, candidates, estimate);
-    const running: Running = { jobId, done };
+    const running: Running = { jobId, estimatedCost: estimate.cost, createdAt: now, done };
     this.inFlight.set(key, running);
     this.track(done.finally(() => this.inFlight.get(key) === running && this.inFlight.delete(key)));
 
@@ -216,6 +220,11 @@ export class Generator {
       if (answer) return { kind: 'asset', body: answer };
     }
     if (waited && 'error' in waited) throw waited.error;
+    return this.accepted(jobId, estimate.cost, now);
+  }
+
+  /** The 202 answer of a job that outlived the caller's wait. */
+  private accepted(jobId: string, estimatedCost: Micro, createdAt: Date): GenerateOutcome {
     const location = `/api/v1/assets/jobs/${jobId}`;
     return {
       kind: 'job',
@@ -224,9 +233,9 @@ export class Generator {
         job_id: jobId,
         status: 'processing',
         asset_id: null,
-        estimated_cost: usd(estimate.cost),
+        estimated_cost: usd(estimatedCost),
         status_url: `${this.d.publicUrl}${location}`,
-        created_at: now.toISOString(),
+        created_at: createdAt.toISOString(),
         message: 'Generation continues in the background',
       },
     };
