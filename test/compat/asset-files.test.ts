@@ -7,6 +7,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { eq, inArray } from 'drizzle-orm';
 import { PNG } from 'pngjs';
 import { assetService } from '../../services/asset/app.ts';
 import { readAssetConfig } from '../../services/asset/config.ts';
@@ -858,5 +859,218 @@ for (const backend of testBackends()) {
       expect(gone.status).toBe(410);
       expect(await gone.json()).toEqual({ detail: 'Asset file is no longer available' });
     }, 20_000);
+  });
+}
+
+/**
+ * An asset instance in its own process, so it can be killed with SIGKILL mid-job as a crashed container is.
+ * It shares the test's database, data folder and secrets, and downloads provider URLs with a plain fetch
+ * (the fakes live on loopback).
+ */
+function childAssetSource(root: string): string {
+  return `
+import { loadConfig } from '${root}/src/config.ts';
+import { openPlatform } from '${root}/src/platform.ts';
+import { createLogger } from '${root}/src/log.ts';
+import { assetService } from '${root}/services/asset/app.ts';
+const config = loadConfig(JSON.parse(process.env.ASSET_CHILD_ENV));
+const log = createLogger({ service: 'asset-child', level: 'warn', json: true, sink: () => {} });
+const { db, bus } = await openPlatform(config, 'asset', log);
+const fetchFile = async (url) => {
+  const r = await fetch(url);
+  return { bytes: new Uint8Array(await r.arrayBuffer()), contentType: r.headers.get('content-type') ?? '' };
+};
+const svc = await assetService({ config, db, bus, log, clients: {} }, { fetchFile });
+const server = Bun.serve({ hostname: '127.0.0.1', port: 0, idleTimeout: 0, fetch: (req) => svc.handle(req) });
+console.log('PORT ' + server.port);
+`;
+}
+
+for (const backend of testBackends()) {
+  describe(`asset restart (${backend.name})`, () => {
+    let s: StackHandle;
+    let openai: FakeOpenAIImages;
+    let meshy: FakeMeshy;
+    const natsUrl = backend.name === 'postgresql' ? natsTestUrl() : undefined;
+    const events: BusMessage[] = [];
+    let env: Record<string, string>;
+
+    beforeAll(async () => {
+      openai = await startFakeOpenAIImages();
+      meshy = await startFakeMeshy();
+      env = {
+        OPENAI_API_KEY: openai.apiKey,
+        OPENAI_IMAGES_BASE_URL: openai.url,
+        MESHY_API_KEY: FAKE_MESHY_KEY,
+        MESHY_API_BASE: meshy.url,
+        MESHY_POLL_INTERVAL_MS: '100',
+        GAIA_INTERNAL_SECRET: 'restart-internal-secret-0123456789abcdef',
+        ASSET_URL_SECRET: 'restart-url-secret-0123456789abcdef',
+      };
+      s = await startStack({ databaseUrl: await backend.databaseUrl(), natsUrl, env });
+      s.stack.bus.subscribe('gaia.asset.>', (m) => {
+        events.push(m);
+      });
+    }, 30_000);
+
+    afterAll(async () => {
+      await s?.stop();
+      await openai?.stop();
+      await meshy?.stop();
+    });
+
+    test('a Meshy job resumes on a new instance after a SIGKILL; an OpenAI job in flight is interrupted', async () => {
+      const userId = crypto.randomUUID();
+      expect(
+        (
+          await s.fetch('/api/v1/assets', {
+            headers: { authorization: `Bearer ${await s.mintJwt({ sub: userId })}` },
+          })
+        ).status,
+      ).toBe(200);
+      const token = signIdentitySync(s.config.internalSecret, {
+        auth_type: 'jwt',
+        sub: userId,
+        email: 'restart@example.com',
+        admin: false,
+        rid: crypto.randomUUID(),
+        ip: '127.0.0.1',
+      });
+      const childEnv = {
+        GAIA_ENV: 'test',
+        GAIA_DATA_DIR: s.dataDir,
+        DATABASE_URL: s.config.database.url,
+        ...(natsUrl ? { NATS_URL: natsUrl } : {}),
+        ...env,
+      };
+      const child = Bun.spawn(['bun', '-e', childAssetSource(join(import.meta.dir, '../..'))], {
+        env: { ...process.env, ASSET_CHILD_ENV: JSON.stringify(childEnv) },
+        stdout: 'pipe',
+        stderr: 'pipe',
+      });
+      let svc2: Awaited<ReturnType<typeof assetService>> | null = null;
+      try {
+        const reader = child.stdout.getReader();
+        let out = '';
+        while (!/PORT (\d+)/.test(out)) {
+          const { done, value } = await reader.read();
+          if (done) throw new Error(`child exited: ${await new Response(child.stderr).text()}`);
+          out += new TextDecoder().decode(value);
+        }
+        const port = Number(/PORT (\d+)/.exec(out)![1]);
+        const post = (body: unknown) =>
+          fetch(`http://127.0.0.1:${port}/api/v1/assets/generate`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json', [IDENTITY_HEADER]: token },
+            body: JSON.stringify(body),
+          });
+
+        // The Meshy task needs 40 polls (4 s at 100 ms); the first instance answers 202 after 1 s.
+        meshy.enqueueTask({ pollsBeforeDone: 40 });
+        const r3d = await post({
+          category: 'prop',
+          style: 'fantasy',
+          description: 'An enchanted wooden chest',
+          preferences: { max_wait_time_ms: 1000 },
+        });
+        expect(r3d.status).toBe(202);
+        const accepted = await r3d.json();
+        expect(r3d.headers.get('location')).toBe(`/api/v1/assets/jobs/${accepted.job_id}`);
+        expect(accepted.status).toBe('processing');
+        const taskId = [...meshy.tasks.keys()].at(-1)!;
+
+        openai.enqueue({ hang: true });
+        const rImg = await post(
+          imageRequest('A lantern that never finishes', {
+            preferences: { max_wait_time_ms: 1000, provider: 'openai' },
+          }),
+        );
+        expect(rImg.status).toBe(202);
+        const imgJob = (await rImg.json()).job_id as string;
+
+        // The crash: no shutdown, no cleanup.
+        child.kill('SIGKILL');
+        await child.exited;
+        const pollsAtKill = meshy.polls(taskId);
+        expect(pollsAtKill).toBeLessThan(40);
+        const tasksAtKill = meshy.tasks.size;
+
+        const t = s.stack.db.t.assetJobs;
+        const rowOf = async (id: string) => (await s.stack.db.orm.select().from(t).where(eq(t.id, id)))[0]!;
+        expect((await rowOf(accepted.job_id)).status).toBe('processing');
+        expect((await rowOf(imgJob)).reservedMicroUsd).toBeGreaterThan(0);
+        // The dead instance's claim on its jobs is a lease it no longer renews; let it lapse now rather
+        // than after its 15 s (the stack's own instance, whose real fetcher refuses loopback URLs, would
+        // otherwise race the new instance for the job at its next sweep).
+        await s.stack.db.orm
+          .update(t)
+          .set({ lockedUntil: new Date(Date.now() - 1000) })
+          .where(inArray(t.id, [accepted.job_id, imgJob]));
+
+        const fetchFile: FetchFile = async (url) => {
+          const res = await fetch(url);
+          return {
+            bytes: new Uint8Array(await res.arrayBuffer()),
+            contentType: res.headers.get('content-type') ?? '',
+          };
+        };
+        svc2 = await assetService(
+          { config: s.config, db: s.stack.db, bus: s.stack.bus, log: quietLog(), clients: {} },
+          { fetchFile },
+        );
+
+        // The OpenAI job cannot be continued: failed as interrupted, its reservation released.
+        const img = await rowOf(imgJob);
+        expect(img.status).toBe('failed');
+        expect(img.error).toEqual({
+          message: 'Generation was interrupted by a restart',
+          type: 'interrupted',
+        });
+        expect(img.reservedMicroUsd ?? 0).toBe(0);
+        expect(img.costMicroUsd ?? 0).toBe(0);
+
+        const done = await eventually(async () => {
+          const row = await rowOf(accepted.job_id);
+          return row.status === 'completed' || row.status === 'failed' ? row : undefined;
+        }, 20_000);
+        expect(done.status).toBe('completed');
+        // Resumed, not started again: the same Meshy task, polled further by the new instance.
+        expect(meshy.tasks.size).toBe(tasksAtKill);
+        expect(meshy.polls(taskId)).toBeGreaterThan(pollsAtKill);
+
+        const asUser = { authorization: `Bearer ${await s.mintJwt({ sub: userId })}` };
+        const job = await (
+          await s.fetch(`/api/v1/assets/jobs/${accepted.job_id}`, { headers: asUser })
+        ).json();
+        expect(job).toMatchObject({ status: 'completed', progress: 100, error: null });
+        expect(job.cost).toBe(0.4);
+        const file = await s.fetch(pathOf(job.asset.asset_data.download_url));
+        expect(file.status).toBe(200);
+        expect(file.headers.get('content-type')).toBe('model/gltf-binary');
+        expect(sha256(new Uint8Array(await file.arrayBuffer()))).toBe(sha256(tinyGlb()));
+        const interrupted = await (
+          await s.fetch(`/api/v1/assets/jobs/${imgJob}`, { headers: asUser })
+        ).json();
+        expect(interrupted.status).toBe('failed');
+        expect(interrupted.error.type).toBe('interrupted');
+
+        await Bun.sleep(300);
+        const completed = events.filter(
+          (e) =>
+            e.subject === 'gaia.asset.generation.completed' &&
+            (e.data as any).generation_id === accepted.job_id,
+        );
+        expect(completed.length).toBe(1);
+        expect((completed[0]!.data as any).asset_id).toBe(job.asset_id);
+        const failed = events.filter(
+          (e) => e.subject === 'gaia.asset.generation.failed' && (e.data as any).generation_id === imgJob,
+        );
+        expect(failed.length).toBe(1);
+        expect((failed[0]!.data as any).error_type).toBe('interrupted');
+      } finally {
+        if (child.exitCode === null) child.kill('SIGKILL');
+        await svc2?.close?.();
+      }
+    }, 45_000);
   });
 }
