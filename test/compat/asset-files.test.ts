@@ -307,6 +307,9 @@ for (const backend of testBackends()) {
         headers: { 'if-none-match': `"${sha256(bytes)}"` },
       });
       expect(cached.status).toBe(304);
+      const head = await viaService('HEAD', pathOf(first.asset_data.preview_image_url));
+      expect(head.status).toBe(200);
+      expect(head.headers.get('content-length')).toBe(String(bytes.length));
     }, 15_000);
 
     test('a stored file deleted from disk answers 410 to links, owners and HEAD', async () => {
