@@ -154,8 +154,8 @@ describe.skipIf(!readyNats)('service lifecycle on NATS', () => {
     const h = await startStack({ natsUrl: readyNats });
     try {
       const deadline = Date.now() + 5000;
-      while (ready.size < 4 && Date.now() < deadline) await Bun.sleep(20);
-      expect([...ready.keys()].sort()).toEqual(['auth', 'chat', 'gateway', 'web']);
+      while (ready.size < 6 && Date.now() < deadline) await Bun.sleep(20);
+      expect([...ready.keys()].sort()).toEqual(['asset', 'auth', 'chat', 'gateway', 'kb', 'web']);
       expect(ready.get('chat')).toMatchObject({ status: 'ready', version: '1.0.0' });
       expect(String(ready.get('gateway')!.timestamp)).toMatch(/^\d{4}-.*Z$/);
       expect(health).toContain('gateway:starting');
