@@ -2,7 +2,7 @@
  * The offline image provider: no network, no model. It draws a real PNG — a two-colour gradient with a few
  * soft discs — whose colours and shapes come from the request hash, so the same request always yields the same
  * bytes. Textures use periodic shapes (a cosine gradient and discs measured on a torus) so the tile repeats
- * without a visible seam. It is labelled as a placeholder in its metadata and never stands in for a failed
+ * without a visible seam. It is labelled as an offline procedural image in its metadata and never stands in for a failed
  * real provider (that decision belongs to the caller).
  */
 import { createHash } from 'node:crypto';
@@ -182,7 +182,7 @@ export class LocalImageAdapter implements ProviderAdapter {
         size: `${width}x${height}`,
         seamless,
         offline: true,
-        note: 'Procedural placeholder drawn offline by Gaia from the request hash; no AI model was used.',
+        note: 'Procedural image drawn offline by Gaia from the request hash; no AI model was used.',
       },
     };
   }
