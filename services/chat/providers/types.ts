@@ -11,6 +11,14 @@ export interface ToolCall {
   arguments: string;
 }
 
+export interface ToolCallDelta {
+  index: number;
+  id?: string;
+  name?: string;
+  /** A fragment of the arguments' JSON text. */
+  arguments?: string;
+}
+
 export type PromptMessage =
   | { role: 'user'; content: string }
   | { role: 'assistant'; content: string; toolCalls?: ToolCall[] }
@@ -23,6 +31,9 @@ export interface ToolDef {
   parameters: Record<string, unknown>;
 }
 
+/** OpenAI's `tool_choice`, provider-neutral; each adapter translates it to its API. */
+export type ToolChoice = 'none' | 'auto' | 'required' | { name: string };
+
 export interface ProviderRequest {
   model: string;
   /** The resolved system prompt; empty means none. */
@@ -33,6 +44,10 @@ export interface ProviderRequest {
   topP?: number;
   stop?: string[];
   tools?: ToolDef[];
+  /** Absent means the provider's default (`auto` when tools are given). */
+  toolChoice?: ToolChoice;
+  /** False asks for at most one call per turn; absent leaves the provider's default. */
+  parallelToolCalls?: boolean;
   /** The persona's display name (the local provider quotes it). */
   personaName?: string;
   /** OpenAI-only pass-through parameters (`seed`, `user`, …) from the `/v1` surface. */
@@ -43,6 +58,12 @@ export type FinishReason = 'stop' | 'length' | 'tool_calls';
 
 export type ProviderEvent =
   | { type: 'text'; text: string }
+  /**
+   * A fragment of a tool call as the provider streams it, for callers that forward calls live (`/v1`
+   * streams). `index` orders calls within the turn; `id`/`name` come with a call's first fragment.
+   * Adapters still emit the complete `tool_call` events after the stream ends.
+   */
+  | { type: 'tool_call_delta'; delta: ToolCallDelta }
   | { type: 'tool_call'; call: ToolCall }
   | { type: 'usage'; input?: number; output?: number }
   | { type: 'finish'; reason: FinishReason };
