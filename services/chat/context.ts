@@ -3,6 +3,7 @@
  * stores, providers and their health, the engine, per-conversation locks and the session history.
  */
 import type { ServiceDeps, ServiceKernel } from '../../src/http/service.ts';
+import { readChatToolsConfig } from './config.ts';
 import { ConversationStore } from './conversations/service.ts';
 import { ConversationLocks } from './engine/lock.ts';
 import { ChatEngine } from './engine/pipeline.ts';
@@ -10,6 +11,7 @@ import { SessionHistory } from './engine/session.ts';
 import { UsageLedger } from './engine/usage.ts';
 import { PersonaStore } from './personas/service.ts';
 import { ProviderSet } from './providers/service.ts';
+import { ToolRegistry } from './tools/registry.ts';
 import { KbTools } from './tools/service.ts';
 
 export interface ChatContext {
@@ -21,6 +23,8 @@ export interface ChatContext {
   sessions: SessionHistory;
   usage: UsageLedger;
   engine: ChatEngine;
+  /** Every tool source of this instance (KB, MCP servers, the asset tool). */
+  tools: ToolRegistry;
 }
 
 export function createChatContext(deps: ServiceDeps, kernel: ServiceKernel): ChatContext {
@@ -30,6 +34,8 @@ export function createChatContext(deps: ServiceDeps, kernel: ServiceKernel): Cha
   const providers = new ProviderSet(deps.config, log);
   const sessions = new SessionHistory(deps.config.chat.sessionMaxMessages);
   const usage = new UsageLedger(deps.db, log);
+  const tools = new ToolRegistry(log);
+  if (deps.clients.kb) tools.add(new KbTools(deps.clients.kb, log));
   const engine = new ChatEngine({
     config: deps.config,
     log,
@@ -40,9 +46,10 @@ export function createChatContext(deps: ServiceDeps, kernel: ServiceKernel): Cha
     locks: new ConversationLocks(),
     sessions,
     usage,
-    tools: deps.clients.kb ? new KbTools(deps.clients.kb, log) : undefined,
+    tools,
+    maxToolRounds: readChatToolsConfig(deps.config).maxToolRounds,
   });
-  return { deps, kernel, conversations, personas, providers, sessions, usage, engine };
+  return { deps, kernel, conversations, personas, providers, sessions, usage, engine, tools };
 }
 
 /** The `X-Request-Id` the gateway assigned, echoed on chat responses (spec/chat.md §0). */

@@ -113,7 +113,15 @@ const tools = new KbTools(
 );
 
 const run = async (name: string, a: Record<string, unknown>, user = ANN) =>
-  JSON.parse(await tools.run(user, { id: 'call-1', name, arguments: JSON.stringify(a) }));
+  JSON.parse(
+    (
+      await tools.run(name, JSON.stringify(a), {
+        user,
+        signal: new AbortController().signal,
+        requestId: 'r1',
+      })
+    ).content,
+  );
 
 beforeEach(() => {
   state.seen = [];
@@ -128,7 +136,7 @@ beforeEach(() => {
 
 describe('chat KB tools', () => {
   test('offers the six tools while kb is healthy', async () => {
-    const offered = await tools.offer();
+    const offered = await tools.tools();
     expect(offered.map((t) => t.name)).toEqual([
       'search_knowledge_base',
       'load_kos_context',
@@ -137,7 +145,8 @@ describe('chat KB tools', () => {
       'load_kb_context',
       'synthesize_kb_information',
     ]);
-    expect(offered).toBe(KB_TOOLS);
+    expect(offered.map((t) => t.selector)).toEqual(KB_TOOLS.map((t) => `kb:${t.name}`));
+    expect(offered.every((t) => t.source === 'kb')).toBe(true);
   });
 
   test('search_knowledge_base: JSON API search under the user, limit honoured and clamped', async () => {
@@ -275,6 +284,6 @@ describe('chat KB tools', () => {
       inProcessClient({ name: 'kb', internalSecret: SECRET, issuer: 'gaia-chat' }, fakeKb(state)),
       silentLogger,
     );
-    expect(await fresh.offer()).toEqual([]);
+    expect(await fresh.tools()).toEqual([]);
   });
 });

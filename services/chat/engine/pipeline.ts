@@ -26,22 +26,40 @@ import { costUsd, type ModelInfo } from '../models/registry.ts';
 import type { PersonaRow, PersonaStore } from '../personas/service.ts';
 import { ProviderError, toProviderError } from '../providers/errors.ts';
 import type { ProviderSet } from '../providers/service.ts';
-import type { FinishReason, PromptMessage, ProviderRequest, ToolCall, ToolDef } from '../providers/types.ts';
+import type {
+  FinishReason,
+  PromptMessage,
+  ToolCall,
+  ToolCallDelta,
+  ToolChoice,
+  ToolDef,
+} from '../providers/types.ts';
+import type { ToolRegistry } from '../tools/registry.ts';
+import { type OfferedTool, parseArgs, type ToolSourceKind } from '../tools/types.ts';
 import type { ConversationLocks } from './lock.ts';
 import { buildSystemPrompt, estimateTokens, fitHistory, mergeSameRole } from './prompt.ts';
 import { fallbackTargets, type SelectionRequest, selectModel } from './selection.ts';
 import type { SessionHistory } from './session.ts';
+import { newLoopState, runToolLoop, type ToolEvent, type ToolStep } from './tool-loop.ts';
 import type { UsageEntry, UsageLedger } from './usage.ts';
 
 export const MESSAGE_CREATED = 'gaia.chat.message.created';
-const MAX_TOOL_ROUNDS = 3;
 const DEFAULT_MAX_TOKENS = 4096;
 
-/** Runs the KB tools of §1.7 for one caller. */
-export interface ToolRunner {
-  /** The tools to offer, or none when the KB is unreachable. */
-  offer(): Promise<ToolDef[]>;
-  run(user: User, call: ToolCall): Promise<string>;
+/** Tools the client defined (`/v1`): passed to the model, never run here; the calls go back to the client. */
+export interface ClientTools {
+  tools: ToolDef[];
+  choice?: ToolChoice;
+  parallel?: boolean;
+}
+
+export interface RunHooks {
+  signal?: AbortSignal;
+  onDelta?: (text: string) => Promise<void> | void;
+  /** Fragments of client-tool calls as the model streams them. */
+  onToolDelta?: (delta: ToolCallDelta) => Promise<void> | void;
+  /** Calls and results of the tools the engine runs. */
+  onToolEvent?: (event: ToolEvent) => Promise<void> | void;
 }
 
 export type HistoryMode =
@@ -75,7 +93,9 @@ export interface TurnRequest {
   directives: boolean;
   /** Scenario block appended after the persona prompt (§7 scenario variants). */
   scenario?: string;
+  /** Run the persona's tools (the unified family and the tool-using legacy variants). */
   tools: boolean;
+  clientTools?: ClientTools;
   maxResponseTimeMs?: number;
 }
 
@@ -95,7 +115,13 @@ export interface PreparedTurn {
 }
 
 export type TurnStatus = 'complete' | 'partial' | 'failed';
-export type TurnFinish = 'stop' | 'length' | 'client_disconnected' | 'provider_error' | 'provider_timeout';
+export type TurnFinish =
+  | 'stop'
+  | 'length'
+  | 'tool_calls'
+  | 'client_disconnected'
+  | 'provider_error'
+  | 'provider_timeout';
 
 export interface TurnResult {
   text: string;
@@ -110,7 +136,15 @@ export interface TurnResult {
   messageId: string | null;
   llmMs: number;
   totalMs: number;
+  /** Names of the tools that ran, in first-use order. */
   toolsUsed: string[];
+  /** Sources of the tools that ran (the `route_type` says whether only KB tools did). */
+  toolSources: ToolSourceKind[];
+  toolSteps: ToolStep[];
+  /** The model still called tools when the rounds ran out and was made to answer without them. */
+  toolRoundsExhausted: boolean;
+  /** Client-tool calls the model made (`/v1`); the client runs them. */
+  toolCalls: ToolCall[];
   /** Set when the turn failed or ended early because of the provider. */
   error?: ProviderError;
   /** True when nothing reached the client before the failure (families then answer with a plain error). */
@@ -127,7 +161,9 @@ export interface EngineDeps {
   locks: ConversationLocks;
   sessions: SessionHistory;
   usage: UsageLedger;
-  tools?: ToolRunner;
+  tools?: ToolRegistry;
+  /** Rounds of tool calls before the model must answer. */
+  maxToolRounds: number;
 }
 
 interface AttemptOutcome {
@@ -138,31 +174,11 @@ interface AttemptOutcome {
   error?: ProviderError;
   clientGone: boolean;
   emitted: boolean;
-  toolsUsed: string[];
+  steps: ToolStep[];
+  pending: ToolCall[];
+  exhausted: boolean;
   ms: number;
   promptChars: number;
-}
-
-/** Races each `next()` against an abort, so a provider that ignores its signal still stops within 1 s. */
-async function* guarded<T>(source: AsyncIterable<T>, signal: AbortSignal): AsyncGenerator<T> {
-  const it = source[Symbol.asyncIterator]();
-  let onAbort: (() => void) | undefined;
-  const aborted = new Promise<never>((_, reject) => {
-    onAbort = () => reject(signal.reason ?? new Error('aborted'));
-    if (signal.aborted) onAbort();
-    else signal.addEventListener('abort', onAbort, { once: true });
-  });
-  aborted.catch(() => {});
-  try {
-    while (true) {
-      const r = await Promise.race([it.next(), aborted]);
-      if (r.done) return;
-      yield r.value;
-    }
-  } finally {
-    if (onAbort) signal.removeEventListener('abort', onAbort);
-    void Promise.resolve(it.return?.()).catch(() => {});
-  }
 }
 
 export class ChatEngine {
@@ -338,10 +354,7 @@ export class ChatEngine {
   }
 
   /** Steps 6–8. `signal` is the client connection for streams; non-streaming calls run to completion. */
-  async run(
-    turn: PreparedTurn,
-    opts: { signal?: AbortSignal; onDelta?: (text: string) => Promise<void> | void } = {},
-  ): Promise<TurnResult> {
+  async run(turn: PreparedTurn, opts: RunHooks = {}): Promise<TurnResult> {
     try {
       return await this.execute(turn, opts);
     } finally {
@@ -379,10 +392,7 @@ export class ChatEngine {
     return { system, messages: [...fitHistory(past, Math.max(0, budget)), current] };
   }
 
-  private async execute(
-    turn: PreparedTurn,
-    opts: { signal?: AbortSignal; onDelta?: (text: string) => Promise<void> | void },
-  ): Promise<TurnResult> {
+  private async execute(turn: PreparedTurn, opts: RunHooks): Promise<TurnResult> {
     const { config, providers } = this.d;
     const { req } = turn;
     const chat = config.chat;
@@ -392,12 +402,15 @@ export class ChatEngine {
     if (req.history.kind === 'session')
       this.d.sessions.push(req.user.id, { role: 'user', content: req.message });
 
-    // The KB tools are asked for (a health check every 30 s) only when a provider that can use them is
-    // tried (why: nothing is awaited before a tool-less provider's first token).
-    let offered: ToolDef[] | null = null;
-    const toolsFor = async (supportsTools: boolean): Promise<ToolDef[]> => {
-      if (!supportsTools || !req.tools || !this.d.tools) return [];
-      offered ??= await this.d.tools.offer().catch(() => []);
+    // Tools are listed (the KB answers a health check every 30 s, MCP servers connect lazily) only when a
+    // provider that can use them is tried (why: nothing is awaited before a tool-less provider's first token).
+    let offered: OfferedTool[] | null = null;
+    const toolsFor = async (supportsTools: boolean): Promise<OfferedTool[]> => {
+      if (!supportsTools) return [];
+      if (req.clientTools)
+        return req.clientTools.tools.map((t) => ({ ...t, source: 'mcp', selector: t.name }) as OfferedTool);
+      if (!req.tools || !this.d.tools) return [];
+      offered ??= await this.d.tools.forPersona(req.user, personaTools(turn.persona)).catch(() => []);
       return offered;
     };
     let model = turn.model;
@@ -413,7 +426,8 @@ export class ChatEngine {
       model = candidates[i]!;
       const provider = providers.get(model.provider);
       const tools = await toolsFor(provider.supportsTools);
-      const prompt = this.buildPrompt({ ...turn, model }, tools);
+      // Client tools are the client's business; only the engine's own tools are described in the prompt.
+      const prompt = this.buildPrompt({ ...turn, model }, req.clientTools ? [] : tools);
       const attempt = await this.attempt(turn, model, prompt, tools, deadline, opts);
       outcome = attempt;
       const ok = !attempt.error;
@@ -447,17 +461,19 @@ export class ChatEngine {
       }
       break;
     }
-    return this.finish(turn, outcome!, model, reasoning, fallbackUsed, performance.now() - llmStart);
+    const listed = offered as OfferedTool[] | null;
+    const sources = new Map((listed ?? []).map((t) => [t.name, t.source] as const));
+    return this.finish(turn, outcome!, model, reasoning, fallbackUsed, performance.now() - llmStart, sources);
   }
 
-  /** One provider attempt, with first-token, idle and total timeouts and up to three tool rounds. */
+  /** One provider attempt (all its tool rounds), with first-token, idle and total timeouts. */
   private async attempt(
     turn: PreparedTurn,
     model: ModelInfo,
     prompt: { system: string; messages: PromptMessage[] },
-    tools: ToolDef[],
+    tools: OfferedTool[],
     deadline: number,
-    opts: { signal?: AbortSignal; onDelta?: (text: string) => Promise<void> | void },
+    opts: RunHooks,
   ): Promise<AttemptOutcome> {
     const { config, providers } = this.d;
     const chat = config.chat;
@@ -485,62 +501,73 @@ export class ChatEngine {
       finish: null,
       clientGone: false,
       emitted: false,
-      toolsUsed: [],
+      steps: [],
+      pending: [],
+      exhausted: false,
       ms: 0,
       promptChars: prompt.system.length + prompt.messages.reduce((n, m) => n + m.content.length, 0),
     };
-    const messages = [...prompt.messages];
-    const provider = providers.get(model.provider);
+    const registry = this.d.tools;
+    const runs = !req.clientTools && registry !== undefined && tools.length > 0;
+    const state = newLoopState();
+    let sawContent = false;
     try {
-      for (let round = 0; round <= MAX_TOOL_ROUNDS; round++) {
-        const calls: ToolCall[] = [];
-        let roundText = '';
-        let sawEvent = false;
-        arm(chat.firstTokenTimeoutMs);
-        const request: ProviderRequest = {
-          model: model.id,
-          system: prompt.system,
-          messages,
-          maxTokens: Math.min(req.maxTokens ?? DEFAULT_MAX_TOKENS, model.maxTokens),
-          temperature: req.temperature,
-          topP: req.topP,
-          stop: req.stop,
-          tools: round < MAX_TOOL_ROUNDS && tools.length ? tools : undefined,
-          personaName: turn.persona?.name ?? 'Mu',
-          extra: req.extra,
-        };
-        for await (const ev of guarded(provider.stream(request, ctl.signal), ctl.signal)) {
-          if (ev.type === 'text') {
-            if (!sawEvent) sawEvent = true;
-            arm(chat.idleTimeoutMs);
-            if (ev.text === '') continue;
-            roundText += ev.text;
-            out.text += ev.text;
+      await runToolLoop(
+        {
+          provider: providers.get(model.provider),
+          request: {
+            model: model.id,
+            system: prompt.system,
+            maxTokens: Math.min(req.maxTokens ?? DEFAULT_MAX_TOKENS, model.maxTokens),
+            temperature: req.temperature,
+            topP: req.topP,
+            stop: req.stop,
+            personaName: turn.persona?.name ?? 'Mu',
+            extra: req.extra,
+          },
+          messages: prompt.messages,
+          tools,
+          toolChoice: req.clientTools?.choice,
+          parallel: req.clientTools?.parallel,
+          execute: runs
+            ? (call, signal) =>
+                registry!.run(call.name, call.arguments, {
+                  user: req.user,
+                  signal,
+                  requestId: turn.requestId,
+                })
+            : undefined,
+          maxRounds: this.d.maxToolRounds,
+          signal: ctl.signal,
+          hooks: {
             // Only text a client has seen rules out fallback; a non-streaming answer can still switch.
-            if (opts.onDelta) {
+            onText: async (text) => {
+              if (!opts.onDelta) return;
               out.emitted = true;
-              await opts.onDelta(ev.text);
-            }
-          } else if (ev.type === 'usage') {
-            if (ev.input !== undefined) out.input = (out.input ?? 0) + ev.input;
-            if (ev.output !== undefined) out.output = (out.output ?? 0) + ev.output;
-            if (sawEvent) arm(chat.idleTimeoutMs);
-          } else if (ev.type === 'tool_call') calls.push(ev.call);
-          else if (ev.type === 'finish') out.finish = ev.reason;
-        }
-        if (calls.length === 0 || !this.d.tools || round === MAX_TOOL_ROUNDS) break;
-        // Tool round: results go back as native tool results, then the model continues.
-        messages.push({ role: 'assistant', content: roundText, toolCalls: calls });
-        for (const call of calls) {
-          arm(chat.idleTimeoutMs);
-          const result = await this.d.tools
-            .run(req.user, call)
-            .catch((err) => JSON.stringify({ error: (err as Error).message }));
-          if (!out.toolsUsed.includes(call.name)) out.toolsUsed.push(call.name);
-          messages.push({ role: 'tool', toolCallId: call.id, name: call.name, content: result });
-        }
-        out.finish = null;
-      }
+              await opts.onDelta(text);
+            },
+            onToolDelta: async (delta) => {
+              if (!opts.onToolDelta) return;
+              out.emitted = true;
+              await opts.onToolDelta(delta);
+            },
+            onToolEvent: opts.onToolEvent,
+            beforeModelCall: () => {
+              sawContent = false;
+              arm(chat.firstTokenTimeoutMs);
+            },
+            onProviderEvent: (type) => {
+              // A usage report before the first token (Anthropic's message_start) is not a token.
+              if (type === 'usage' && !sawContent) return;
+              sawContent = true;
+              arm(chat.idleTimeoutMs);
+            },
+            // Tools have their own timeouts; only the total deadline applies while they work.
+            beforeTools: () => arm(Number.POSITIVE_INFINITY),
+          },
+        },
+        state,
+      );
     } catch (err) {
       if (opts.signal?.aborted) out.clientGone = true;
       else out.error = toProviderError(err, { timedOut });
@@ -549,6 +576,13 @@ export class ChatEngine {
       clearTimeout(timer);
       opts.signal?.removeEventListener('abort', onClient);
       out.ms = performance.now() - started;
+      out.text = state.text;
+      out.finish = state.finish;
+      out.input = state.input;
+      out.output = state.output;
+      out.steps = state.steps;
+      out.pending = state.pending;
+      out.exhausted = state.exhausted;
     }
     return out;
   }
@@ -560,6 +594,7 @@ export class ChatEngine {
     reasoning: string,
     fallbackUsed: boolean,
     llmMs: number,
+    sources: Map<string, ToolSourceKind>,
   ): Promise<TurnResult> {
     const { conversations } = this.d;
     const { req } = turn;
@@ -573,7 +608,7 @@ export class ChatEngine {
       finishReason = o.error.type;
     } else {
       status = 'complete';
-      finishReason = o.finish === 'length' ? 'length' : 'stop';
+      finishReason = o.pending.length ? 'tool_calls' : o.finish === 'length' ? 'length' : 'stop';
     }
 
     // Provider counts when reported (streams included); otherwise ⌈characters / 4⌉, flagged (§6.5).
@@ -616,6 +651,8 @@ export class ChatEngine {
             outputTokens: output,
             tokensUsed: input + output,
             costUsd: cost,
+            // A client that left mid-round keeps only the text it saw.
+            toolCalls: o.steps.length && !o.clientGone ? o.steps.map(storedStep) : null,
           },
           (turn.userMessage?.seq ?? 0) + 1,
         );
@@ -641,9 +678,31 @@ export class ChatEngine {
       messageId,
       llmMs: Math.round(llmMs),
       totalMs: Math.round(performance.now() - turn.startedAt),
-      toolsUsed: o.toolsUsed,
+      toolsUsed: [...new Set(o.steps.map((st) => st.call.name))],
+      toolSources: [...new Set(o.steps.map((st) => sources.get(st.call.name) ?? 'mcp'))],
+      toolSteps: o.steps,
+      toolRoundsExhausted: o.exhausted,
+      toolCalls: o.pending,
       error: o.error,
       failedBeforeContent: !o.emitted && (!!o.error || o.clientGone),
     };
   }
+}
+
+/** A persona's `tools` list; null (no list) means the KB tools only. */
+function personaTools(persona: PersonaRow | null): string[] | null {
+  return (persona as (PersonaRow & { tools?: string[] | null }) | null)?.tools ?? null;
+}
+
+/** A tool call as stored with the assistant message and shown in its conversation's history. */
+function storedStep(st: ToolStep) {
+  return {
+    id: st.call.id,
+    name: st.call.name,
+    arguments: parseArgs(st.call.arguments),
+    ok: st.outcome.ok,
+    summary: st.outcome.summary,
+    duration_ms: st.durationMs,
+    result: st.outcome.content,
+  };
 }

@@ -89,7 +89,11 @@ export function legacyRoutes(ctx: ChatContext) {
     forceStream: boolean,
   ) => {
     const req = parseChatRequest(config, body);
-    const turn = await engine.prepare(turnFromChatRequest(config, user, endpoint, req));
+    // The v0.2 chat paths run the persona's tools like the rest of the unified family; the `message` form of
+    // `/api/v1/chat/completions` stays a plain completion.
+    const turn = await engine.prepare(
+      turnFromChatRequest(config, user, endpoint, req, { tools: endpoint.startsWith('/api/v0.2/') }),
+    );
     const headers = requestIdHeader(rid);
     if (forceStream || req.stream === true)
       return streamTurn({ config, log: deps.log, engine, turn, family: 'multi', request, headers });

@@ -8,6 +8,8 @@ import type { Config } from '../../../src/config.ts';
 import { type SseWriter, sseResponse } from '../../../src/http/sse.ts';
 import type { Logger } from '../../../src/log.ts';
 import type { ChatEngine, PreparedTurn, TurnResult } from '../engine/pipeline.ts';
+import type { ToolEvent } from '../engine/tool-loop.ts';
+import type { ToolCallDelta } from '../providers/types.ts';
 
 export type Family = 'unified' | 'clean' | 'multi' | 'openai';
 
@@ -19,6 +21,10 @@ export interface StreamError {
 export interface Encoder {
   start(): Promise<void>;
   delta(text: string): Promise<void>;
+  /** Client-tool call fragments (`/v1` streams). */
+  toolDelta?(delta: ToolCallDelta): Promise<void>;
+  /** Calls and results of the tools the engine runs, for families that show them. */
+  toolEvent?(event: ToolEvent): Promise<void>;
   end(result: TurnResult): Promise<void>;
   fail(err: StreamError, result: TurnResult | null): Promise<void>;
 }
@@ -35,10 +41,16 @@ export function usageBoth(r: TurnResult) {
   };
 }
 
-/** `_metadata` of §1.2; `tools_used` only for kb_tools, `warnings` only when non-empty. */
+/** Whether a turn used tools, and only the KB's (the route types Python clients already know). */
+function routeType(r: TurnResult): 'direct' | 'kb_tools' | 'tools' {
+  if (!r.toolsUsed.length) return 'direct';
+  return r.toolSources.every((s) => s === 'kb') ? 'kb_tools' : 'tools';
+}
+
+/** `_metadata` of §1.2; `tools_used` only when tools ran, `warnings` only when non-empty. */
 export function metadataOf(turn: PreparedTurn, r: TurnResult, opts: { conversation?: boolean } = {}) {
   const meta: Record<string, unknown> = {
-    route_type: r.toolsUsed.length ? 'kb_tools' : 'direct',
+    route_type: routeType(r),
     routing_time_ms: 0,
     llm_time_ms: r.llmMs,
     total_time_ms: r.totalMs,
@@ -52,6 +64,7 @@ export function metadataOf(turn: PreparedTurn, r: TurnResult, opts: { conversati
   meta.fallback_used = r.fallbackUsed;
   meta.cost_usd = r.costUsd;
   if (r.toolsUsed.length) meta.tools_used = r.toolsUsed;
+  if (r.toolRoundsExhausted) meta.tool_rounds_exhausted = true;
   if (turn.warnings.length) meta.warnings = turn.warnings;
   return meta;
 }
@@ -78,6 +91,9 @@ function unifiedEncoder(w: SseWriter, turn: PreparedTurn): Encoder {
     },
     async delta(text) {
       await w.data(chunk({ content: text }, null));
+    },
+    async toolEvent(ev) {
+      await w.data(ev);
     },
     async end(r) {
       model = r.model.id;
@@ -168,8 +184,11 @@ function closingBrace(s: string, start: number): number {
   return -1;
 }
 
-/** §2.3: metadata (model "unified-chat") → content → [error] → done → [DONE]. */
-function cleanEncoder(w: SseWriter, turn: PreparedTurn): Encoder {
+/**
+ * §2.3: metadata (model "unified-chat") → content → [error] → done → [DONE]. Tool events only when the client
+ * asked for them: game clients scanning for `content` events must see nothing new.
+ */
+function cleanEncoder(w: SseWriter, turn: PreparedTurn, toolEvents: boolean): Encoder {
   const buf = new DirectiveBuffer();
   const flush = async () => {
     const rest = buf.flush();
@@ -187,6 +206,12 @@ function cleanEncoder(w: SseWriter, turn: PreparedTurn): Encoder {
     async delta(text) {
       const out = buf.push(text);
       if (out) await w.data({ type: 'content', content: out });
+    },
+    async toolEvent(ev) {
+      if (!toolEvents) return;
+      // Text held back for a directive belongs before the call it led to.
+      await flush();
+      await w.data(ev);
     },
     async end(r) {
       await flush();
@@ -294,6 +319,8 @@ export interface StreamOptions {
   family: Family;
   request: Request;
   includeUsage?: boolean;
+  /** `/api/v0.3/chat`: the client asked for `tool_call`/`tool_result` events. */
+  toolEvents?: boolean;
   headers?: Record<string, string>;
 }
 
@@ -315,7 +342,7 @@ export function streamTurn(o: StreamOptions): Response {
         family === 'unified'
           ? unifiedEncoder(w, turn)
           : family === 'clean'
-            ? cleanEncoder(w, turn)
+            ? cleanEncoder(w, turn, o.toolEvents ?? false)
             : family === 'multi'
               ? multiEncoder(w, turn)
               : openaiEncoder(w, turn, o.includeUsage ?? false);
@@ -323,7 +350,12 @@ export function streamTurn(o: StreamOptions): Response {
       try {
         await enc.start();
         started = true;
-        result = await engine.run(turn, { signal: w.signal, onDelta: (t) => enc.delta(t) });
+        result = await engine.run(turn, {
+          signal: w.signal,
+          onDelta: (t) => enc.delta(t),
+          onToolDelta: enc.toolDelta ? (d) => enc.toolDelta!(d) : undefined,
+          onToolEvent: enc.toolEvent ? (e) => enc.toolEvent!(e) : undefined,
+        });
       } catch (err) {
         if (!started) turn.release();
         o.log.error('chat turn failed', { error: (err as Error).message, request_id: turn.requestId });

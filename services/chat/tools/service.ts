@@ -5,9 +5,17 @@
  * Tools are offered only while the kb service answers its health check.
  */
 import type { ServiceClient } from '../../../src/http/client.ts';
-import type { User } from '../../../src/http/service.ts';
 import type { Logger } from '../../../src/log.ts';
-import type { ToolCall, ToolDef } from '../providers/types.ts';
+import type { ToolDef } from '../providers/types.ts';
+import {
+  clipSummary,
+  type OfferedTool,
+  parseArgs,
+  type ToolOutcome,
+  type ToolRunContext,
+  type ToolSource,
+  toolError,
+} from './types.ts';
 
 export const KB_TOOLS: ToolDef[] = [
   {
@@ -93,15 +101,6 @@ const MAX_HIT_CONTENT_CHARS = 8_000;
 
 const UNREACHABLE = 'The knowledge base is not reachable right now.';
 
-function args(call: ToolCall): Record<string, unknown> {
-  try {
-    const v = JSON.parse(call.arguments || '{}');
-    return v && typeof v === 'object' && !Array.isArray(v) ? v : {};
-  } catch {
-    return {};
-  }
-}
-
 const str = (v: unknown, d = ''): string => (typeof v === 'string' ? v : d);
 
 /** An integer argument within bounds; models send numbers as strings now and then. */
@@ -175,7 +174,28 @@ function fitForModel(value: unknown): unknown {
   return value;
 }
 
-export class KbTools {
+/** A one-line account of a KB result for the stream's `tool_result` event: counts and paths, never contents. */
+function summaryOf(name: string, result: unknown): string {
+  const r = (result ?? {}) as Record<string, unknown>;
+  const count = (v: unknown) => (Array.isArray(v) ? v.length : 0);
+  if (Array.isArray(r.results)) {
+    const n = count(r.results);
+    return `${n} result${n === 1 ? '' : 's'}`;
+  }
+  if (typeof r.content === 'string' && typeof r.path === 'string') return `Read ${r.path}`;
+  if (Array.isArray(r.files) || Array.isArray(r.directories)) {
+    const n = count(r.files) + count(r.directories);
+    return `${n} entr${n === 1 ? 'y' : 'ies'}`;
+  }
+  if (Array.isArray(r.threads)) return `${count(r.threads)} threads`;
+  if (name === 'load_kb_context' && typeof r.name === 'string') return `Loaded context ${r.name}`;
+  return 'Done';
+}
+
+const OFFERED: OfferedTool[] = KB_TOOLS.map((t) => ({ ...t, source: 'kb', selector: `kb:${t.name}` }));
+
+export class KbTools implements ToolSource {
+  readonly kind = 'kb' as const;
   private healthy: { at: number; ok: boolean } | null = null;
 
   constructor(
@@ -183,7 +203,7 @@ export class KbTools {
     private readonly log: Logger,
   ) {}
 
-  async offer(): Promise<ToolDef[]> {
+  async tools(): Promise<OfferedTool[]> {
     if (!this.healthy || Date.now() - this.healthy.at > HEALTH_TTL_MS) {
       let ok = false;
       try {
@@ -195,13 +215,20 @@ export class KbTools {
       }
       this.healthy = { at: Date.now(), ok };
     }
-    return this.healthy.ok ? KB_TOOLS : [];
+    return this.healthy.ok ? OFFERED : [];
   }
 
   /** One call to the kb JSON API as `user`; a non-2xx answer becomes a ToolFailure with its detail. */
-  private async api(user: User, method: 'GET' | 'POST', path: string, body?: unknown): Promise<unknown> {
+  private async api(
+    c: ToolRunContext,
+    method: 'GET' | 'POST',
+    path: string,
+    body?: unknown,
+  ): Promise<unknown> {
+    const user = c.user;
     const res = await this.kb.fetch(path, {
       method,
+      signal: c.signal,
       headers: body === undefined ? undefined : { 'content-type': 'application/json' },
       body: body === undefined ? undefined : JSON.stringify(body),
       timeoutMs: CALL_TIMEOUT_MS,
@@ -236,62 +263,62 @@ export class KbTools {
   }
 
   private search(
-    user: User,
+    c: ToolRunContext,
     q: string,
     opts: { limit: number; match?: 'auto' | 'any'; contexts?: string[]; includeContent?: boolean },
   ): Promise<unknown> {
     const params = new URLSearchParams({ q, limit: String(opts.limit), match: opts.match ?? 'auto' });
     if (opts.contexts) params.set('contexts', opts.contexts.join(','));
     if (opts.includeContent) params.set('include_content', 'true');
-    return this.api(user, 'GET', `${API}/search?${params}`);
+    return this.api(c, 'GET', `${API}/search?${params}`);
   }
 
   /** A named context, or (when there is none) a search for the name. */
-  private async contextOrSearch(user: User, name: string): Promise<unknown> {
+  private async contextOrSearch(c: ToolRunContext, name: string): Promise<unknown> {
     try {
-      return await this.api(user, 'GET', `${API}/contexts/${urlPath(name, 'context')}`);
+      return await this.api(c, 'GET', `${API}/contexts/${urlPath(name, 'context')}`);
     } catch (err) {
-      if (err instanceof ToolFailure && err.status === 404) return this.search(user, name, { limit: 10 });
+      if (err instanceof ToolFailure && err.status === 404) return this.search(c, name, { limit: 10 });
       throw err;
     }
   }
 
-  private async kos(user: User, type: string, project: string): Promise<unknown> {
+  private async kos(c: ToolRunContext, type: string, project: string): Promise<unknown> {
     if (!KOS_TYPES.includes(type))
       throw new ToolFailure(
         `Unknown context_type: ${type || '(none)'} (expected one of ${KOS_TYPES.join(', ')})`,
         400,
       );
-    if (type === 'active-threads') return this.api(user, 'GET', `${API}/threads`);
-    if (type === 'project-context' && project.trim()) return this.contextOrSearch(user, project.trim());
+    if (type === 'active-threads') return this.api(c, 'GET', `${API}/threads`);
+    if (type === 'project-context' && project.trim()) return this.contextOrSearch(c, project.trim());
     // Organisation KOS notes and the user's own; other users' KOS folders are theirs alone.
-    return this.search(user, KOS_TERMS[type]!, {
+    return this.search(c, KOS_TERMS[type]!, {
       limit: 5,
       match: 'any',
-      contexts: ['kos', `users/${user.id}/kos`],
+      contexts: ['kos', `users/${c.user.id}/kos`],
       includeContent: true,
     });
   }
 
-  private dispatch(user: User, name: string, a: Record<string, unknown>): Promise<unknown> {
+  private dispatch(c: ToolRunContext, name: string, a: Record<string, unknown>): Promise<unknown> {
     switch (name) {
       case 'search_knowledge_base':
-        return this.search(user, str(a.query), { limit: intArg(a.limit, 10, 1, 50) });
+        return this.search(c, str(a.query), { limit: intArg(a.limit, 10, 1, 50) });
       case 'load_kos_context':
-        return this.kos(user, str(a.context_type), str(a.project));
+        return this.kos(c, str(a.context_type), str(a.project));
       case 'read_kb_file':
-        return this.api(user, 'GET', `${API}/files/${urlPath(str(a.path), 'file')}`);
+        return this.api(c, 'GET', `${API}/files/${urlPath(str(a.path), 'file')}`);
       case 'list_kb_directory':
-        return this.api(user, 'GET', `${API}/list?${new URLSearchParams({ path: str(a.path, '/') || '/' })}`);
+        return this.api(c, 'GET', `${API}/list?${new URLSearchParams({ path: str(a.path, '/') || '/' })}`);
       case 'load_kb_context':
-        return this.contextOrSearch(user, str(a.topic));
+        return this.contextOrSearch(c, str(a.topic));
       case 'synthesize_kb_information': {
         const sources = Array.isArray(a.sources)
           ? a.sources.filter((s): s is string => typeof s === 'string')
           : [];
         const focus = str(a.focus);
         return this.api(
-          user,
+          c,
           'POST',
           `${API}/synthesize`,
           focus ? { contexts: sources, focus } : { contexts: sources },
@@ -302,14 +329,18 @@ export class KbTools {
     }
   }
 
-  async run(user: User, call: ToolCall): Promise<string> {
+  async run(name: string, rawArgs: string, ctx: ToolRunContext): Promise<ToolOutcome> {
     try {
-      const result = await this.dispatch(user, call.name, args(call));
-      return JSON.stringify(fitForModel(result));
+      const result = await this.dispatch(ctx, name, parseArgs(rawArgs));
+      return {
+        ok: true,
+        content: JSON.stringify(fitForModel(result)),
+        summary: clipSummary(summaryOf(name, result)),
+      };
     } catch (err) {
-      if (err instanceof ToolFailure) return JSON.stringify({ error: err.detail });
-      this.log.warn('kb tool failed', { tool: call.name, error: (err as Error)?.message ?? String(err) });
-      return JSON.stringify({ error: UNREACHABLE });
+      if (err instanceof ToolFailure) return toolError(err.detail);
+      this.log.warn('kb tool failed', { tool: name, error: (err as Error)?.message ?? String(err) });
+      return toolError(UNREACHABLE);
     }
   }
 }

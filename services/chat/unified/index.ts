@@ -52,6 +52,7 @@ export function unifiedRoutes(ctx: ChatContext) {
           turn,
           family: 'clean',
           request,
+          toolEvents: parsed.toolEvents,
           headers,
         });
       const result = await engine.run(turn);

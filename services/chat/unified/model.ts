@@ -32,6 +32,8 @@ export const CleanBody = t.Object({
   conversation_id: OptStr,
   stream: t.Optional(t.Boolean()),
   persona_id: OptStr,
+  /** Opt-in `tool_call`/`tool_result` stream events. */
+  tool_events: t.Optional(t.Boolean()),
 });
 
 const lit = (values: string[]) => t.Union(values.map((v) => t.Literal(v)));

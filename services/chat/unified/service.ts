@@ -80,7 +80,11 @@ export const missingMessageV03 = (): HttpError =>
     body: { error: 'Missing required field: message' },
   });
 
-export function parseClean(config: Config, user: User, raw: unknown): { turn: TurnRequest; stream: boolean } {
+export function parseClean(
+  config: Config,
+  user: User,
+  raw: unknown,
+): { turn: TurnRequest; stream: boolean; toolEvents: boolean } {
   const obj = requireObject(raw);
   // Missing, null or blank is the v0.3 400; a present non-string is still a schema error (§1.3).
   if (
@@ -93,6 +97,7 @@ export function parseClean(config: Config, user: User, raw: unknown): { turn: Tu
   const message = cleanMessage(body.message as string, config.chat.maxMessageChars);
   return {
     stream: body.stream === true,
+    toolEvents: body.tool_events === true,
     turn: {
       user,
       endpoint: '/api/v0.3/chat',
