@@ -57,7 +57,7 @@ async function runGateway(config: Config): Promise<void> {
     isReady: () => ready,
   });
   await gateway.auth.loadRevocations();
-  const fetch = gateway.app.fetch;
+  const fetch = gateway.fetch;
   const server = listen('gateway', config.ports.gateway, config.host, (req) => fetch(req));
   gateway.app.server = server as never;
   const a = announce({ bus: platform.bus, service: 'gateway', version: config.version, log });

@@ -80,7 +80,7 @@ export async function startAllInOne(opts: StackOptions): Promise<RunningStack> {
   await gateway.auth.loadRevocations();
 
   const app = gateway.app;
-  const fetch = app.fetch;
+  const fetch = gateway.fetch;
   const gatewayServer = listen('gateway', opts.gatewayPort ?? config.ports.gateway, config.host, (req) =>
     fetch(req),
   );

@@ -100,6 +100,8 @@ export interface Gateway {
   app: Elysia<any, any, any, any, any, any, any>;
   auth: GatewayAuth;
   health: HealthService;
+  /** The server's request handler (use this, not `app.fetch`: it keeps the length a HEAD announces). */
+  fetch(request: Request): Promise<Response>;
   /** For callers inside this process (the web UI in all-in-one mode): counts as one trusted proxy. */
   handleInternal(request: Request): Promise<Response>;
   /** Streams in flight, so shutdown can wait for them. */
@@ -127,6 +129,16 @@ export function createGateway(deps: GatewayDeps): Gateway {
   const allowAll = g.allowedOrigins.includes('*');
   const allowed = new Set(g.allowedOrigins);
   const internalRequests = new WeakSet<Request>();
+  /**
+   * Lengths announced by upstream HEAD answers. Elysia answers a HEAD by overwriting Content-Length with the
+   * length of the (empty) body the handler returned, so the real one is put back after Elysia is done.
+   */
+  const headLengths = new WeakMap<Request, string>();
+  const withHeadLength = (request: Request, res: Response): Response => {
+    const n = request.method === 'HEAD' ? headLengths.get(request) : undefined;
+    if (n !== undefined) res.headers.set('content-length', n);
+    return res;
+  };
   let streaming = 0;
 
   const routeMatchers = [
@@ -412,6 +424,10 @@ export function createGateway(deps: GatewayDeps): Gateway {
       // Content-Length and costs far less. Large or unknown-length bodies (files) stay streamed.
       const length = Number(upstream.headers.get('content-length') ?? Number.NaN);
       const small = client.mode === 'in-process' && (type.includes('json') || length <= 1_048_576);
+      // The relayed body is re-framed, so the upstream length is dropped with the hop headers; a HEAD has no body
+      // to frame and its announced length is the answer (clients size downloads by it).
+      const announced = upstream.headers.get('content-length');
+      if (request.method === 'HEAD' && announced !== null) headLengths.set(request, announced);
       const payload = request.method === 'HEAD' ? null : small ? await upstream.arrayBuffer() : upstream.body;
       return new Response(payload, { status: upstream.status, headers: outHeaders });
     } finally {
@@ -572,9 +588,10 @@ export function createGateway(deps: GatewayDeps): Gateway {
     async close() {
       await store?.close();
     },
+    fetch: async (request) => withHeadLength(request, await app.fetch(request)),
     async handleInternal(request) {
       internalRequests.add(request);
-      return app.handle(request);
+      return withHeadLength(request, await app.handle(request));
     },
   };
 }

@@ -225,8 +225,8 @@ for (const backend of testBackends()) {
       expect(head.headers.get('etag')).toBe(`"${sha256(sourcePng)}"`);
       expect(head.headers.get('content-type')).toBe('image/png');
       expect((await head.arrayBuffer()).byteLength).toBe(0);
-      // The service itself announces the real length on HEAD. (The gateway's own HEAD handling currently
-      // replaces it with 0; reported, the gateway is not part of this suite.)
+      expect(head.headers.get('content-length')).toBe(String(sourcePng.length));
+      // The service itself announces the real length on HEAD too.
       const direct = await viaService('HEAD', pathOf(link));
       expect(direct.status).toBe(200);
       expect(direct.headers.get('content-length')).toBe(String(sourcePng.length));

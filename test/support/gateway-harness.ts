@@ -149,7 +149,7 @@ export async function startGatewayHarness(opts: HarnessOptions = {}): Promise<Ga
     streamSilenceMs: opts.streamSilenceMs,
   });
   await gateway.auth.loadRevocations();
-  const fetch = gateway.app.fetch;
+  const fetch = gateway.fetch;
   const server = Bun.serve({ port: 0, hostname: '127.0.0.1', idleTimeout: 120, fetch: (req) => fetch(req) });
   gateway.app.server = server as never;
   return {

@@ -3,6 +3,7 @@
  * directive block for v0.3 clients, scenario blocks, and history trimmed to the model's context.
  */
 import type { PromptMessage, ToolDef } from '../providers/types.ts';
+import type { OfferedTool } from '../tools/types.ts';
 
 /** 4 characters ≈ 1 token (§1.1). */
 export const estimateTokens = (text: string): number => Math.ceil(text.length / 4);
@@ -19,7 +20,9 @@ export function toolsSection(tools: ToolDef[], directives: boolean): string {
   if (tools.length) {
     parts.push(
       [
-        'You can use these tools to look things up in the knowledge base:',
+        tools.every((t) => (t as Partial<OfferedTool>).source === 'kb')
+          ? 'You can use these tools to look things up in the knowledge base:'
+          : 'You can use these tools:',
         ...tools.map((t) => `- ${t.name}: ${t.description}`),
       ].join('\n'),
     );
