@@ -76,6 +76,10 @@ export async function storeResult(deps: StoreDeps, input: StoreInput): Promise<v
   const main = await bytesOf(deps, result.file, provider);
   const contentType = contentTypeFor(format);
   const key = `generated/${req.category}/${assetId}.${format}`;
+  // The file's durable write (data and directory fsyncs) starts now and overlaps the preview's making and
+  // writing: they are independent, and the two fsync waits were the largest part of the service's own time.
+  const storing = deps.storage.put(key, main.bytes, contentType);
+  storing.catch(() => {});
 
   let previewBytes: Uint8Array;
   if (result.preview) {
@@ -87,9 +91,8 @@ export async function storeResult(deps: StoreDeps, input: StoreInput): Promise<v
     previewBytes = deps.previews.solid(req.category);
   }
 
-  const stored = await deps.storage.put(key, main.bytes, contentType);
   const previewKey = `previews/${assetId}.png`;
-  await deps.storage.put(previewKey, previewBytes, 'image/png');
+  const [stored] = await Promise.all([storing, deps.storage.put(previewKey, previewBytes, 'image/png')]);
 
   const now = new Date();
   const metadata: Record<string, unknown> = {
