@@ -11,10 +11,12 @@ import { OWNED_BY } from '../models/registry.ts';
 import { chatcmplId, streamTurn } from '../streaming/service.ts';
 import {
   completionJson,
+  markLegacyFunctions,
   modelNotFound,
   modelObject,
   openaiFailure,
   parseOpenAI,
+  refuseToolsOnLocal,
   toOpenAIError,
   turnFromOpenAI,
 } from './service.ts';
@@ -38,7 +40,18 @@ export async function handleOpenAICompletion(
       model = await providers.registry.find(parsed.modelId);
       if (!model) throw modelNotFound(parsed.modelId);
     }
-    const turn = await engine.prepare(turnFromOpenAI(opts.user, opts.endpoint, parsed, model));
+    const request = turnFromOpenAI(opts.user, opts.endpoint, parsed, model);
+    if (parsed.legacyFunctions) markLegacyFunctions(request);
+    // A named model is checked before anything else happens; an unnamed one once the engine has chosen it.
+    if (model) refuseToolsOnLocal(parsed, model);
+    const turn = await engine.prepare(request);
+    if (!model)
+      try {
+        refuseToolsOnLocal(parsed, turn.model);
+      } catch (err) {
+        turn.release();
+        throw err;
+      }
     const headers = requestIdHeader(opts.rid);
     if (parsed.stream)
       return streamTurn({
@@ -53,7 +66,11 @@ export async function handleOpenAICompletion(
       });
     const result = await engine.run(turn);
     if (result.status === 'failed') throw openaiFailure(result);
-    return jsonResponse(completionJson(chatcmplId(), result), 200, headers);
+    return jsonResponse(
+      completionJson(chatcmplId(), result, { legacyFunctions: parsed.legacyFunctions }),
+      200,
+      headers,
+    );
   } catch (err) {
     throw toOpenAIError(err);
   }

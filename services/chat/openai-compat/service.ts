@@ -7,9 +7,10 @@
 import { isPlainObject } from '../../../src/http/body.ts';
 import { HttpError } from '../../../src/http/errors.ts';
 import type { User } from '../../../src/http/service.ts';
-import type { TurnRequest, TurnResult } from '../engine/pipeline.ts';
+import type { ClientTools, TurnRequest, TurnResult } from '../engine/pipeline.ts';
 import type { ModelInfo } from '../models/registry.ts';
-import type { PromptMessage } from '../providers/types.ts';
+import { newCallId } from '../providers/ids.ts';
+import type { PromptMessage, ToolCall, ToolChoice, ToolDef } from '../providers/types.ts';
 
 export type OpenAIErrorType =
   | 'invalid_request_error'
@@ -51,8 +52,8 @@ export function toOpenAIError(err: unknown): unknown {
   return openaiError(err.status, err.detail, 'invalid_request_error', 'invalid_value');
 }
 
-/** Parameters passed on to OpenAI-style providers. `store`, `metadata`, `parallel_tool_calls` and
- * `reasoning_effort` are accepted but not forwarded: OpenAI-compatible servers and non-reasoning models reject them. */
+/** Parameters passed on to OpenAI-style providers. `store`, `metadata` and `reasoning_effort` are accepted but
+ * not forwarded: OpenAI-compatible servers and non-reasoning models reject them. */
 const PASS_THROUGH = [
   'user',
   'seed',
@@ -75,6 +76,144 @@ export interface OpenAIParsed {
   stop?: string[];
   maxTokens?: number;
   extra: Record<string, unknown>;
+  /** The client's own tools; absent when it sent none. */
+  clientTools?: ClientTools;
+  /** The request used the deprecated `functions` form, so the answer uses `function_call` too. */
+  legacyFunctions: boolean;
+}
+
+/** A client tool keeps OpenAI's `strict` flag for OpenAI-style servers (the neutral ToolDef has no slot for it). */
+export type ClientToolDef = ToolDef & { strict?: boolean };
+
+const TOOL_NAME = /^[a-zA-Z0-9_-]{1,64}$/;
+const MAX_TOOLS = 128;
+/** One function definition (`tools[i].function` or legacy `functions[i]`), checked where it stands. */
+function parseFunctionDef(f: unknown, path: string): ClientToolDef {
+  if (!isPlainObject(f)) throw invalid(`${path} must be an object`, path);
+  if (typeof f.name !== 'string' || !TOOL_NAME.test(f.name))
+    throw invalid(`${path}.name must be 1 to 64 letters, digits, underscores or dashes`, `${path}.name`);
+  if (f.description !== undefined && f.description !== null && typeof f.description !== 'string')
+    throw invalid(`${path}.description must be a string`, `${path}.description`);
+  if (f.parameters !== undefined && f.parameters !== null && !isPlainObject(f.parameters))
+    throw invalid(`${path}.parameters must be a JSON Schema object`, `${path}.parameters`);
+  if (f.strict !== undefined && f.strict !== null && typeof f.strict !== 'boolean')
+    throw invalid(`${path}.strict must be a boolean`, `${path}.strict`);
+  const def: ClientToolDef = {
+    name: f.name,
+    description: typeof f.description === 'string' ? f.description : '',
+    // A function without parameters takes none; Anthropic needs a schema either way.
+    parameters: isPlainObject(f.parameters) ? f.parameters : { type: 'object', properties: {} },
+  };
+  if (typeof f.strict === 'boolean') def.strict = f.strict;
+  return def;
+}
+
+function parseToolList(b: Record<string, unknown>): { tools: ClientToolDef[]; legacy: boolean } {
+  const hasTools = b.tools !== undefined && b.tools !== null;
+  const hasFunctions = b.functions !== undefined && b.functions !== null;
+  if (hasTools && hasFunctions)
+    throw invalid("Send either 'tools' or the deprecated 'functions', not both", 'functions');
+  const key = hasFunctions ? 'functions' : 'tools';
+  const list = b[key];
+  if (list === undefined || list === null) return { tools: [], legacy: false };
+  if (!Array.isArray(list)) throw invalid(`${key} must be an array`, key);
+  if (list.length > MAX_TOOLS) throw invalid(`${key} must hold at most ${MAX_TOOLS} functions`, key);
+  const tools = list.map((t, i) => {
+    const path = `${key}.${i}`;
+    if (key === 'functions') return parseFunctionDef(t, path);
+    if (!isPlainObject(t)) throw invalid(`${path} must be an object`, path);
+    if (t.type !== 'function') throw invalid(`${path}.type must be 'function'`, `${path}.type`);
+    return parseFunctionDef(t.function, `${path}.function`);
+  });
+  const seen = new Set<string>();
+  tools.forEach((t, i) => {
+    const path = key === 'functions' ? `functions.${i}.name` : `tools.${i}.function.name`;
+    if (seen.has(t.name)) throw invalid(`${path} repeats the function name '${t.name}'`, path);
+    seen.add(t.name);
+  });
+  return { tools, legacy: key === 'functions' };
+}
+
+function parseToolChoice(
+  b: Record<string, unknown>,
+  tools: ToolDef[],
+  legacy: boolean,
+): ToolChoice | undefined {
+  const key = legacy ? 'function_call' : 'tool_choice';
+  const other = legacy ? 'tool_choice' : 'function_call';
+  const otherValue = b[other];
+  if (otherValue !== undefined && otherValue !== null && otherValue !== 'none')
+    throw invalid(
+      `${other} needs ${legacy ? "'tools'" : "the deprecated 'functions'"}; use ${key} with ${legacy ? 'functions' : 'tools'}`,
+      other,
+    );
+  const v = b[key];
+  if (v === undefined || v === null) return undefined;
+  const names = new Set(tools.map((t) => t.name));
+  let choice: ToolChoice;
+  if (v === 'none' || v === 'auto' || (v === 'required' && !legacy)) choice = v;
+  else if (isPlainObject(v)) {
+    const fn = legacy ? v : v.type === 'function' && isPlainObject(v.function) ? v.function : null;
+    const shape = legacy
+      ? '{"name": "<function>"}'
+      : '{"type": "function", "function": {"name": "<function>"}}';
+    if (!fn || typeof fn.name !== 'string') throw invalid(`${key} must be ${shape}`, key);
+    if (!names.has(fn.name))
+      throw invalid(
+        `${key} names the function '${fn.name}', which is not among the ${legacy ? 'functions' : 'tools'}`,
+        key,
+      );
+    choice = { name: fn.name };
+  } else
+    throw invalid(
+      legacy
+        ? `${key} must be 'none', 'auto' or {"name": "<function>"}`
+        : `${key} must be 'none', 'auto', 'required' or {"type": "function", "function": {"name": "<function>"}}`,
+      key,
+    );
+  if (choice !== 'none' && tools.length === 0)
+    throw invalid(`${key} is only allowed when ${legacy ? 'functions are' : 'tools are'} specified`, key);
+  return choice;
+}
+
+/** `arguments` as JSON text, however the client sent it (some frameworks send an object). */
+function argumentsText(v: unknown, path: string): string {
+  if (typeof v === 'string') return v;
+  if (v === undefined || v === null) return '{}';
+  if (isPlainObject(v)) return JSON.stringify(v);
+  throw invalid(`${path} must be a string of JSON`, path);
+}
+
+function parseAssistantCalls(m: Record<string, unknown>, path: string): ToolCall[] {
+  const calls: ToolCall[] = [];
+  if (m.tool_calls !== undefined && m.tool_calls !== null) {
+    if (!Array.isArray(m.tool_calls))
+      throw invalid(`${path}.tool_calls must be an array`, `${path}.tool_calls`);
+    m.tool_calls.forEach((c, j) => {
+      const cp = `${path}.tool_calls.${j}`;
+      if (!isPlainObject(c)) throw invalid(`${cp} must be an object`, cp);
+      if (typeof c.id !== 'string' || c.id === '')
+        throw invalid(`${cp}.id must be a non-empty string`, `${cp}.id`);
+      if (c.type !== undefined && c.type !== 'function')
+        throw invalid(`${cp}.type must be 'function'`, `${cp}.type`);
+      if (!isPlainObject(c.function) || typeof c.function.name !== 'string' || c.function.name === '')
+        throw invalid(`${cp}.function.name must be a non-empty string`, `${cp}.function.name`);
+      calls.push({
+        id: c.id,
+        name: c.function.name,
+        arguments: argumentsText(c.function.arguments, `${cp}.function.arguments`),
+      });
+    });
+  }
+  const fc = m.function_call;
+  if (fc !== undefined && fc !== null) {
+    const fp = `${path}.function_call`;
+    if (!isPlainObject(fc) || typeof fc.name !== 'string' || fc.name === '')
+      throw invalid(`${fp} must be {"name", "arguments"}`, fp);
+    // The legacy form has no ids; one is made up here and given to the `function` message that answers it.
+    calls.push({ id: newCallId(), name: fc.name, arguments: argumentsText(fc.arguments, `${fp}.arguments`) });
+  }
+  return calls;
 }
 
 const num = (v: unknown) => typeof v === 'number' && Number.isFinite(v);
@@ -102,12 +241,11 @@ export function parseOpenAI(raw: unknown, opts: { modelRequired: boolean }): Ope
     throw invalid('model must be a string', 'model');
   if (opts.modelRequired && (typeof b.model !== 'string' || b.model === ''))
     throw invalid('you must provide a model parameter', 'model');
-  for (const key of ['tools', 'functions'] as const)
-    if (Array.isArray(b[key]) && (b[key] as unknown[]).length > 0)
-      throw unsupported(`'${key}' is not supported`, key);
-  for (const key of ['tool_choice', 'function_call'] as const)
-    if (b[key] !== undefined && b[key] !== null && b[key] !== 'none')
-      throw unsupported(`'${key}' is not supported`, key);
+  const { tools, legacy } = parseToolList(b);
+  const choice = parseToolChoice(b, tools, legacy);
+  const ptc = b.parallel_tool_calls;
+  if (ptc !== undefined && ptc !== null && typeof ptc !== 'boolean')
+    throw invalid('parallel_tool_calls must be a boolean', 'parallel_tool_calls');
   if (b.n !== undefined && b.n !== null) {
     if (!Number.isInteger(b.n) || (b.n as number) < 1) throw invalid('n must be a positive integer', 'n');
     if (b.n !== 1) throw unsupported('Only n=1 is supported', 'n');
@@ -151,22 +289,67 @@ export function parseOpenAI(raw: unknown, opts: { modelRequired: boolean }): Ope
 
   const system: string[] = [];
   const messages: PromptMessage[] = [];
+  // Calls the conversation has made so far, by id, so a tool result can be matched to its call and named.
+  const calls = new Map<string, ToolCall>();
+  // Legacy calls not yet answered; a `function` message answers the oldest one of its name.
+  const openLegacy: ToolCall[] = [];
   b.messages.forEach((m, i) => {
     const path = `messages.${i}`;
     if (!isPlainObject(m)) throw invalid(`${path} must be an object`, path);
     const role = m.role;
-    if (role === 'tool' || role === 'function')
-      throw unsupported(`Messages with role '${role}' are not supported`, `${path}.role`);
-    if (role !== 'system' && role !== 'developer' && role !== 'user' && role !== 'assistant')
-      throw invalid(`${path}.role must be system, developer, user or assistant`, `${path}.role`);
-    if (Array.isArray(m.tool_calls) && m.tool_calls.length)
-      throw unsupported('tool_calls are not supported', `${path}.tool_calls`);
+    if (
+      role !== 'system' &&
+      role !== 'developer' &&
+      role !== 'user' &&
+      role !== 'assistant' &&
+      role !== 'tool' &&
+      role !== 'function'
+    )
+      throw invalid(`${path}.role must be system, developer, user, assistant or tool`, `${path}.role`);
     const text = textOf(m.content, `${path}.content`);
     if (text.includes('\u0000'))
       throw invalid(`${path}.content must not contain NUL characters`, `${path}.content`);
     const clean = text.toWellFormed();
     if (role === 'system' || role === 'developer') system.push(clean);
-    else messages.push({ role, content: clean });
+    else if (role === 'user') messages.push({ role, content: clean });
+    else if (role === 'assistant') {
+      if (
+        m.tool_calls !== undefined &&
+        m.tool_calls !== null &&
+        m.function_call !== undefined &&
+        m.function_call !== null
+      )
+        throw invalid(
+          `${path} must carry either tool_calls or function_call, not both`,
+          `${path}.function_call`,
+        );
+      const made = parseAssistantCalls(m, path);
+      for (const c of made) calls.set(c.id, c);
+      if (m.function_call) openLegacy.push(...made);
+      messages.push(made.length ? { role, content: clean, toolCalls: made } : { role, content: clean });
+    } else if (role === 'tool') {
+      const id = m.tool_call_id;
+      if (typeof id !== 'string' || id === '')
+        throw invalid(`${path}.tool_call_id must be a non-empty string`, `${path}.tool_call_id`);
+      const call = calls.get(id);
+      if (!call)
+        throw invalid(
+          `${path}.tool_call_id '${id.slice(0, 64)}' answers no earlier assistant tool call`,
+          `${path}.tool_call_id`,
+        );
+      messages.push({ role: 'tool', toolCallId: id, name: call.name, content: clean });
+    } else {
+      if (typeof m.name !== 'string' || m.name === '')
+        throw invalid(`${path}.name must name the function that ran`, `${path}.name`);
+      const at = openLegacy.findIndex((c) => c.name === m.name);
+      if (at === -1)
+        throw invalid(
+          `${path} answers no earlier assistant function_call to '${m.name.slice(0, 64)}'`,
+          `${path}.name`,
+        );
+      const [call] = openLegacy.splice(at, 1);
+      messages.push({ role: 'tool', toolCallId: call!.id, name: call!.name, content: clean });
+    }
   });
   const lastUser = [...messages].reverse().find((m) => m.role === 'user')?.content ?? '';
   const extra: Record<string, unknown> = {};
@@ -184,7 +367,26 @@ export function parseOpenAI(raw: unknown, opts: { modelRequired: boolean }): Ope
     stop,
     maxTokens,
     extra,
+    clientTools: tools.length
+      ? {
+          tools,
+          choice,
+          // The deprecated form could only ever call one function per turn.
+          parallel: legacy ? false : typeof ptc === 'boolean' ? ptc : undefined,
+        }
+      : undefined,
+    legacyFunctions: legacy,
   };
+}
+
+/** A `local` model cannot call tools; asking it to is refused rather than silently ignored. */
+export function refuseToolsOnLocal(p: OpenAIParsed, model: ModelInfo): void {
+  const ct = p.clientTools;
+  if (model.provider === 'local' && ct && ct.tools.length && ct.choice !== 'none')
+    throw unsupported(
+      `The model '${model.id}' cannot call tools; send tool_choice 'none' or use another model`,
+      p.legacyFunctions ? 'functions' : 'tools',
+    );
 }
 
 export function turnFromOpenAI(
@@ -211,10 +413,49 @@ export function turnFromOpenAI(
     enableFallback: false,
     directives: false,
     tools: false,
+    clientTools: p.clientTools,
   };
 }
 
-export function completionJson(id: string, r: TurnResult) {
+/** Turns handled in the deprecated `functions` form, so the stream encoder answers in that form too. */
+const legacyTurns = new WeakSet<TurnRequest>();
+export function markLegacyFunctions(turn: TurnRequest): void {
+  legacyTurns.add(turn);
+}
+export function usesLegacyFunctions(turn: TurnRequest): boolean {
+  return legacyTurns.has(turn);
+}
+
+/** The assistant message of a completion: calls in the tools (or legacy) form, `content` null when only tools. */
+function assistantMessage(r: TurnResult, legacy: boolean): Record<string, unknown> {
+  if (!r.toolCalls.length) return { role: 'assistant', content: r.text };
+  if (legacy) {
+    const c = r.toolCalls[0]!;
+    return {
+      role: 'assistant',
+      content: r.text || null,
+      function_call: { name: c.name, arguments: c.arguments },
+    };
+  }
+  return {
+    role: 'assistant',
+    content: r.text || null,
+    tool_calls: r.toolCalls.map((c) => ({
+      id: c.id,
+      type: 'function',
+      function: { name: c.name, arguments: c.arguments },
+    })),
+  };
+}
+
+/** OpenAI's finish reason: a tool-calling answer says `function_call` to clients of the legacy form. */
+export function openaiFinishReason(r: TurnResult, legacy: boolean): string {
+  if (r.finishReason === 'tool_calls' || r.toolCalls.length) return legacy ? 'function_call' : 'tool_calls';
+  return r.finishReason;
+}
+
+export function completionJson(id: string, r: TurnResult, opts: { legacyFunctions?: boolean } = {}) {
+  const legacy = opts.legacyFunctions ?? false;
   return {
     id,
     object: 'chat.completion',
@@ -223,9 +464,9 @@ export function completionJson(id: string, r: TurnResult) {
     choices: [
       {
         index: 0,
-        message: { role: 'assistant', content: r.text },
+        message: assistantMessage(r, legacy),
         logprobs: null,
-        finish_reason: r.finishReason,
+        finish_reason: openaiFinishReason(r, legacy),
       },
     ],
     usage: {

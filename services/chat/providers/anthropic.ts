@@ -6,6 +6,7 @@
 import Anthropic from '@anthropic-ai/sdk';
 import type { Config } from '../../../src/config.ts';
 import { toProviderError } from './errors.ts';
+import { newCallId } from './ids.ts';
 import type {
   FinishReason,
   PromptMessage,
@@ -13,6 +14,7 @@ import type {
   ProviderEvent,
   ProviderRequest,
   ToolCall,
+  ToolChoice,
 } from './types.ts';
 
 type Block = Anthropic.Messages.ContentBlockParam;
@@ -53,6 +55,19 @@ export function toAnthropicMessages(messages: PromptMessage[]): Anthropic.Messag
   );
 }
 
+/** OpenAI's `tool_choice` and `parallel_tool_calls` as the Messages API spells them. */
+export function toAnthropicToolChoice(
+  choice: ToolChoice | undefined,
+  parallel: boolean | undefined,
+): Anthropic.Messages.ToolChoice | undefined {
+  if (choice === undefined && parallel !== false) return undefined;
+  if (choice === 'none') return { type: 'none' };
+  const single = parallel === false ? { disable_parallel_tool_use: true } : {};
+  if (choice === undefined || choice === 'auto') return { type: 'auto', ...single };
+  if (choice === 'required') return { type: 'any', ...single };
+  return { type: 'tool', name: choice.name, ...single };
+}
+
 function finishOf(reason: string | null | undefined): FinishReason {
   if (reason === 'max_tokens') return 'length';
   if (reason === 'tool_use') return 'tool_calls';
@@ -88,12 +103,18 @@ export function createAnthropicProvider(chat: Config['chat']): Provider {
       // Sampling parameters are not part of the current Messages API surface (the SDK no longer types
       // `temperature`/`top_p`), so they are accepted from clients but not sent to Claude.
       if (req.stop?.length) params.stop_sequences = req.stop;
-      if (req.tools?.length)
-        params.tools = req.tools.map((t) => ({
-          name: t.name,
-          description: t.description,
-          input_schema: t.parameters as Anthropic.Messages.Tool.InputSchema,
-        }));
+      if (req.tools?.length) {
+        params.tools = req.tools.map((t) => {
+          const tool: Anthropic.Messages.Tool = {
+            name: t.name,
+            input_schema: t.parameters as Anthropic.Messages.Tool.InputSchema,
+          };
+          if (t.description) tool.description = t.description;
+          return tool;
+        });
+        const choice = toAnthropicToolChoice(req.toolChoice, req.parallelToolCalls);
+        if (choice) params.tool_choice = choice;
+      }
 
       let stream: AsyncIterable<Anthropic.Messages.RawMessageStreamEvent>;
       try {
@@ -101,7 +122,8 @@ export function createAnthropicProvider(chat: Config['chat']): Provider {
       } catch (err) {
         throw toProviderError(err);
       }
-      const calls = new Map<number, ToolCall>();
+      // Tool-use blocks by content-block index; `order` numbers the calls from 0 as OpenAI's deltas do.
+      const calls = new Map<number, ToolCall & { order: number }>();
       let finish: FinishReason = 'stop';
       try {
         for await (const ev of stream) {
@@ -110,16 +132,39 @@ export function createAnthropicProvider(chat: Config['chat']): Provider {
               yield { type: 'usage', input: ev.message.usage.input_tokens };
               break;
             case 'content_block_start':
-              if (ev.content_block.type === 'tool_use')
-                calls.set(ev.index, { id: ev.content_block.id, name: ev.content_block.name, arguments: '' });
+              if (ev.content_block.type === 'tool_use') {
+                const c = {
+                  id: ev.content_block.id || newCallId(),
+                  name: ev.content_block.name,
+                  arguments: '',
+                  order: calls.size,
+                };
+                calls.set(ev.index, c);
+                yield { type: 'tool_call_delta', delta: { index: c.order, id: c.id, name: c.name } };
+              }
               break;
             case 'content_block_delta':
               if (ev.delta.type === 'text_delta') yield { type: 'text', text: ev.delta.text };
               else if (ev.delta.type === 'input_json_delta') {
                 const c = calls.get(ev.index);
-                if (c) c.arguments += ev.delta.partial_json;
+                if (c && ev.delta.partial_json) {
+                  c.arguments += ev.delta.partial_json;
+                  yield {
+                    type: 'tool_call_delta',
+                    delta: { index: c.order, arguments: ev.delta.partial_json },
+                  };
+                }
               }
               break;
+            case 'content_block_stop': {
+              // A call without arguments streams no JSON; the client still needs a valid (empty) object.
+              const c = calls.get(ev.index);
+              if (c && c.arguments === '') {
+                c.arguments = '{}';
+                yield { type: 'tool_call_delta', delta: { index: c.order, arguments: '{}' } };
+              }
+              break;
+            }
             case 'message_delta':
               finish = finishOf(ev.delta.stop_reason);
               if (ev.usage?.output_tokens !== undefined)
@@ -132,8 +177,8 @@ export function createAnthropicProvider(chat: Config['chat']): Provider {
       } catch (err) {
         throw toProviderError(err);
       }
-      for (const call of [...calls.entries()].sort((a, b) => a[0] - b[0]).map(([, c]) => c))
-        yield { type: 'tool_call', call };
+      for (const c of [...calls.values()].sort((a, b) => a.order - b.order))
+        yield { type: 'tool_call', call: { id: c.id, name: c.name, arguments: c.arguments || '{}' } };
       yield { type: 'finish', reason: finish };
     },
   };

@@ -6,6 +6,7 @@
 import OpenAI from 'openai';
 import type { Config } from '../../../src/config.ts';
 import { toProviderError } from './errors.ts';
+import { newCallId } from './ids.ts';
 import type {
   FinishReason,
   PromptMessage,
@@ -13,6 +14,7 @@ import type {
   ProviderEvent,
   ProviderRequest,
   ToolCall,
+  ToolCallDelta,
 } from './types.ts';
 
 function toOpenAIMessages(
@@ -87,11 +89,22 @@ export function createOpenAIProvider(
       if (req.temperature !== undefined) params.temperature = req.temperature;
       if (req.topP !== undefined) params.top_p = req.topP;
       if (req.stop?.length) params.stop = req.stop;
-      if (req.tools?.length)
-        params.tools = req.tools.map((t) => ({
-          type: 'function' as const,
-          function: { name: t.name, description: t.description, parameters: t.parameters },
-        }));
+      if (req.tools?.length) {
+        params.tools = req.tools.map((t) => {
+          const fn: OpenAI.FunctionDefinition = { name: t.name, parameters: t.parameters };
+          if (t.description) fn.description = t.description;
+          // A client's `strict` travels on its tool definition; OpenAI-style servers get it as sent.
+          const strict = (t as { strict?: unknown }).strict;
+          if (typeof strict === 'boolean') fn.strict = strict;
+          return { type: 'function' as const, function: fn };
+        });
+        if (req.toolChoice !== undefined)
+          params.tool_choice =
+            typeof req.toolChoice === 'string'
+              ? req.toolChoice
+              : { type: 'function', function: { name: req.toolChoice.name } };
+        if (req.parallelToolCalls !== undefined) params.parallel_tool_calls = req.parallelToolCalls;
+      }
 
       let stream: AsyncIterable<OpenAI.Chat.ChatCompletionChunk>;
       try {
@@ -99,7 +112,9 @@ export function createOpenAIProvider(
       } catch (err) {
         throw toProviderError(err);
       }
-      const calls = new Map<number, ToolCall>();
+      // Calls by the server's index; `order` is the 0-based index the caller sees (some OpenAI-compatible
+      // servers number calls oddly or not at all).
+      const calls = new Map<number, ToolCall & { order: number }>();
       let finish: FinishReason | null = null;
       try {
         for await (const chunk of stream) {
@@ -110,19 +125,33 @@ export function createOpenAIProvider(
           const delta = choice.delta;
           if (delta?.content) yield { type: 'text', text: delta.content };
           for (const tc of delta?.tool_calls ?? []) {
-            const cur = calls.get(tc.index) ?? { id: '', name: '', arguments: '' };
-            if (tc.id) cur.id = tc.id;
-            if (tc.function?.name) cur.name += tc.function.name;
-            if (tc.function?.arguments) cur.arguments += tc.function.arguments;
-            calls.set(tc.index, cur);
+            const key = typeof tc.index === 'number' ? tc.index : calls.size;
+            let cur = calls.get(key);
+            const out: ToolCallDelta = { index: cur?.order ?? calls.size };
+            if (!cur) {
+              // Servers that give no id get one in OpenAI's shape, so the client can answer the call.
+              cur = { id: tc.id || newCallId(), name: '', arguments: '', order: calls.size };
+              calls.set(key, cur);
+              out.id = cur.id;
+            }
+            if (tc.function?.name) {
+              cur.name += tc.function.name;
+              out.name = tc.function.name;
+            }
+            if (tc.function?.arguments) {
+              cur.arguments += tc.function.arguments;
+              out.arguments = tc.function.arguments;
+            }
+            if (out.id !== undefined || out.name !== undefined || out.arguments !== undefined)
+              yield { type: 'tool_call_delta', delta: out };
           }
           if (choice.finish_reason) finish = finishOf(choice.finish_reason);
         }
       } catch (err) {
         throw toProviderError(err);
       }
-      for (const call of [...calls.entries()].sort((a, b) => a[0] - b[0]).map(([, c]) => c))
-        yield { type: 'tool_call', call };
+      for (const c of [...calls.values()].sort((a, b) => a.order - b.order))
+        yield { type: 'tool_call', call: { id: c.id, name: c.name, arguments: c.arguments || '{}' } };
       yield { type: 'finish', reason: finish ?? (calls.size ? 'tool_calls' : 'stop') };
     },
   };

@@ -9,6 +9,7 @@ import { type SseWriter, sseResponse } from '../../../src/http/sse.ts';
 import type { Logger } from '../../../src/log.ts';
 import type { ChatEngine, PreparedTurn, TurnResult } from '../engine/pipeline.ts';
 import type { ToolEvent } from '../engine/tool-loop.ts';
+import { openaiFinishReason, usesLegacyFunctions } from '../openai-compat/service.ts';
 import type { ToolCallDelta } from '../providers/types.ts';
 
 export type Family = 'unified' | 'clean' | 'multi' | 'openai';
@@ -259,11 +260,18 @@ function multiEncoder(w: SseWriter, turn: PreparedTurn): Encoder {
   };
 }
 
-/** §2.5: role chunk → content chunks → finish chunk → (include_usage) usage chunk → [DONE]. */
+/**
+ * §2.5: role chunk → content and tool-call chunks → finish chunk → (include_usage) usage chunk → [DONE].
+ * Tool calls are forwarded fragment by fragment as the model streams them; a call's first chunk carries its
+ * id, type and name, later ones only more of the arguments, which is how the SDKs' accumulators expect them.
+ */
 function openaiEncoder(w: SseWriter, turn: PreparedTurn, includeUsage: boolean): Encoder {
   const id = chatcmplId();
   const created = unix();
   let model = turn.model.id;
+  const legacy = usesLegacyFunctions(turn.req);
+  /** Calls whose first fragment went out. */
+  const opened = new Set<number>();
   const chunk = (delta: Record<string, unknown>, finish: string | null) => ({
     id,
     object: 'chat.completion.chunk',
@@ -272,6 +280,24 @@ function openaiEncoder(w: SseWriter, turn: PreparedTurn, includeUsage: boolean):
     choices: [{ index: 0, delta, finish_reason: finish }],
     ...(includeUsage ? { usage: null } : {}),
   });
+  const sendCall = async (d: ToolCallDelta) => {
+    const first = !opened.has(d.index);
+    opened.add(d.index);
+    const fn: Record<string, unknown> = {};
+    if (d.name !== undefined) fn.name = d.name;
+    fn.arguments = d.arguments ?? '';
+    if (legacy) {
+      // The deprecated form has one call and no ids or indexes.
+      if (d.index !== 0) return;
+      await w.data(chunk({ function_call: fn }, null));
+      return;
+    }
+    const call: Record<string, unknown> = { index: d.index };
+    if (d.id !== undefined) call.id = d.id;
+    if (first) call.type = 'function';
+    call.function = fn;
+    await w.data(chunk({ tool_calls: [call] }, null));
+  };
   return {
     async start() {
       await w.data(chunk({ role: 'assistant', content: '' }, null));
@@ -279,9 +305,15 @@ function openaiEncoder(w: SseWriter, turn: PreparedTurn, includeUsage: boolean):
     async delta(text) {
       await w.data(chunk({ content: text }, null));
     },
+    async toolDelta(d) {
+      await sendCall(d);
+    },
     async end(r) {
       model = r.model.id;
-      await w.data(chunk({}, r.finishReason));
+      // A provider that only reported finished calls still gets them to the client whole.
+      for (const [index, c] of r.toolCalls.entries())
+        if (!opened.has(index)) await sendCall({ index, id: c.id, name: c.name, arguments: c.arguments });
+      await w.data(chunk({}, openaiFinishReason(r, legacy)));
       if (includeUsage)
         await w.data({
           id,
