@@ -7,7 +7,7 @@
  * Scripted like the OpenAI fake (test/fakes/openai.ts): a FIFO queue of replies with delays, gates, HTTP
  * errors (529 overloaded, 500, …), mid-stream `error` events and cut connections; every request is recorded.
  */
-import { createGate, type Gate, type RecordedRequest, type ScriptedToolCall } from './openai.ts';
+import { createGate, fragmentsOf, type Gate, type RecordedRequest, type ScriptedToolCall } from './openai.ts';
 
 export { createGate, type Gate, type RecordedRequest };
 
@@ -248,22 +248,25 @@ export async function startFakeAnthropic(opts: { models?: string[] } = {}): Prom
               return;
             }
             send('content_block_stop', { type: 'content_block_stop', index: 0 });
-            toolCalls.forEach((t, i) => {
+            // Tool-use blocks follow the text block, so their content-block indexes start at 1.
+            for (const [i, t] of toolCalls.entries()) {
               const index = i + 1;
               send('content_block_start', {
                 type: 'content_block_start',
                 index,
                 content_block: { type: 'tool_use', id: t.id, name: t.name, input: {} },
               });
-              const half = Math.floor(t.arguments.length / 2);
-              for (const part of [t.arguments.slice(0, half), t.arguments.slice(half)])
+              // The API opens every tool input with an empty fragment before the JSON itself.
+              for (const part of ['', ...fragmentsOf(t.arguments, t.fragments)]) {
+                if (part && script.chunkDelayMs) await sleep(script.chunkDelayMs);
                 send('content_block_delta', {
                   type: 'content_block_delta',
                   index,
                   delta: { type: 'input_json_delta', partial_json: part },
                 });
+              }
               send('content_block_stop', { type: 'content_block_stop', index });
-            });
+            }
             send('message_delta', {
               type: 'message_delta',
               delta: { stop_reason: stopReason, stop_sequence: null },

@@ -36,8 +36,19 @@ export function createGate(): Gate {
 export interface ScriptedToolCall {
   id?: string;
   name: string;
-  /** JSON text of the arguments; streamed in two fragments like the real API does. */
+  /** JSON text of the arguments; streamed in fragments like the real API does. */
   arguments: string;
+  /** How many fragments the arguments are streamed in (default 2). */
+  fragments?: number;
+}
+
+/** The arguments cut into `n` nearly equal pieces (at least one, possibly empty). */
+export function fragmentsOf(text: string, n = 2): string[] {
+  const count = Math.max(1, Math.min(n, text.length || 1));
+  const size = Math.ceil(text.length / count);
+  const out: string[] = [];
+  for (let i = 0; i < count; i++) out.push(text.slice(i * size, (i + 1) * size));
+  return out.filter((p, i) => p !== '' || i === 0);
 }
 
 export interface OpenAIScript {
@@ -292,27 +303,23 @@ export async function startFakeOpenAI(opts: { models?: string[] } = {}): Promise
               finish();
               return;
             }
-            toolCalls.forEach((t, index) => {
-              const half = Math.floor(t.arguments.length / 2);
+            for (const [index, t] of toolCalls.entries()) {
+              const [head = '', ...rest] = fragmentsOf(t.arguments, t.fragments);
               send(
                 chunk(
                   {
                     tool_calls: [
-                      {
-                        index,
-                        id: t.id,
-                        type: 'function',
-                        function: { name: t.name, arguments: t.arguments.slice(0, half) },
-                      },
+                      { index, id: t.id, type: 'function', function: { name: t.name, arguments: head } },
                     ],
                   },
                   null,
                 ),
               );
-              send(
-                chunk({ tool_calls: [{ index, function: { arguments: t.arguments.slice(half) } }] }, null),
-              );
-            });
+              for (const part of rest) {
+                if (script.chunkDelayMs) await sleep(script.chunkDelayMs);
+                send(chunk({ tool_calls: [{ index, function: { arguments: part } }] }, null));
+              }
+            }
             send(chunk({}, finishReason));
             if (includeUsage && usageObj)
               send({ id, object: 'chat.completion.chunk', created, model, choices: [], usage: usageObj });

@@ -478,7 +478,11 @@ describe('offline (local provider)', () => {
         'unsupported_parameter',
       ],
       [
-        { model: 'gaia-local', messages: [{ role: 'user', content: 'x' }], tools: [{ type: 'function' }] },
+        {
+          model: 'gaia-local',
+          messages: [{ role: 'user', content: 'x' }],
+          tools: [{ type: 'function', function: { name: 'get_weather' } }],
+        },
         400,
         'unsupported_parameter',
       ],
@@ -490,7 +494,7 @@ describe('offline (local provider)', () => {
         400,
         'unsupported_parameter',
       ],
-      [{ model: 'gaia-local', messages: [{ role: 'tool', content: 'x' }] }, 400, 'unsupported_parameter'],
+      [{ model: 'gaia-local', messages: [{ role: 'tool', content: 'x' }] }, 400, 'invalid_value'],
       [{ messages: [{ role: 'user', content: 'x' }] }, 400, 'invalid_value'],
     ];
     for (const [body, status, code] of cases) {
