@@ -11,32 +11,43 @@ import { legacyRoutes } from './legacy/index.ts';
 import { modelRoutes } from './models/index.ts';
 import { openaiRoutes } from './openai-compat/index.ts';
 import { personaRoutes } from './personas/index.ts';
+import { toolRoutes } from './tools/index.ts';
 import { unifiedRoutes } from './unified/index.ts';
 
 export function createChatApp(deps: ServiceDeps) {
+  return buildChat(deps).app;
+}
+
+function buildChat(deps: ServiceDeps) {
   const kernel = createServiceApp({
     name: 'chat',
     deps,
     health: () => ({ providers: ctx.providers.registry.providers }),
   });
   const ctx = createChatContext(deps, kernel);
-  return kernel
+  const app = kernel
     .use(unifiedRoutes(ctx))
     .use(legacyRoutes(ctx))
     .use(conversationRoutes(ctx))
     .use(personaRoutes(ctx))
     .use(modelRoutes(ctx))
-    .use(openaiRoutes(ctx));
+    .use(openaiRoutes(ctx))
+    .use(toolRoutes(ctx));
+  return { app, ctx };
 }
 
 export type ChatApp = ReturnType<typeof createChatApp>;
 
 /** How the launchers mount chat (wiring/registry.ts). */
 export function chatService(deps: ServiceDeps): MountedService {
-  const app = createChatApp(deps);
+  const { app, ctx } = buildChat(deps);
   return {
     name: 'chat',
     handle: (request) => app.handle(request),
+    // MCP stdio servers are child processes: they must not outlive the service.
+    close: async () => {
+      await ctx.mcp?.close();
+    },
     capabilities: ['chat', 'streaming', 'conversations', 'personas', 'openai_compatible'],
   };
 }

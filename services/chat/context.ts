@@ -9,6 +9,8 @@ import { ConversationLocks } from './engine/lock.ts';
 import { ChatEngine } from './engine/pipeline.ts';
 import { SessionHistory } from './engine/session.ts';
 import { UsageLedger } from './engine/usage.ts';
+import { readMcpConfig } from './mcp/config.ts';
+import { McpTools } from './mcp/tools.ts';
 import { PersonaStore } from './personas/service.ts';
 import { ProviderSet } from './providers/service.ts';
 import { ToolRegistry } from './tools/registry.ts';
@@ -25,6 +27,8 @@ export interface ChatContext {
   engine: ChatEngine;
   /** Every tool source of this instance (KB, MCP servers, the asset tool). */
   tools: ToolRegistry;
+  /** The operator's MCP servers, when any are configured (closed on shutdown). */
+  mcp: McpTools | null;
 }
 
 export function createChatContext(deps: ServiceDeps, kernel: ServiceKernel): ChatContext {
@@ -36,6 +40,9 @@ export function createChatContext(deps: ServiceDeps, kernel: ServiceKernel): Cha
   const usage = new UsageLedger(deps.db, log);
   const tools = new ToolRegistry(log);
   if (deps.clients.kb) tools.add(new KbTools(deps.clients.kb, log));
+  const mcpServers = readMcpConfig(deps.config);
+  const mcp = mcpServers.length ? new McpTools(mcpServers, log, deps.config.version) : null;
+  if (mcp) tools.add(mcp);
   const engine = new ChatEngine({
     config: deps.config,
     log,
@@ -49,7 +56,7 @@ export function createChatContext(deps: ServiceDeps, kernel: ServiceKernel): Cha
     tools,
     maxToolRounds: readChatToolsConfig(deps.config).maxToolRounds,
   });
-  return { deps, kernel, conversations, personas, providers, sessions, usage, engine, tools };
+  return { deps, kernel, conversations, personas, providers, sessions, usage, engine, tools, mcp };
 }
 
 /** The `X-Request-Id` the gateway assigned, echoed on chat responses (spec/chat.md §0). */

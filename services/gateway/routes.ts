@@ -89,6 +89,7 @@ function chatRoutes(): ProxyRoute[] {
     r('POST', '/api/v1/chat/reload-prompt', 'U', 'chat', 'Reload the system prompt', chat),
     r('GET', '/api/v1/chat/personas', 'U', 'chat', 'List personas', chat),
     r('POST', '/api/v1/chat/personas', 'U', 'chat', 'Create a persona', chat),
+    r('GET', '/api/v1/chat/tools', 'U', 'chat', "Tools the caller's chats can use"),
   ];
   for (const v of [
     'mcp-agent',
