@@ -34,6 +34,8 @@ import type {
   ToolChoice,
   ToolDef,
 } from '../providers/types.ts';
+import { AgentRun, type AgentUsage } from '../scenarios/agents.ts';
+import { type ScenarioTeam, specialistTools } from '../scenarios/teams.ts';
 import type { ToolRegistry } from '../tools/registry.ts';
 import { type OfferedTool, parseArgs, type ToolSourceKind } from '../tools/types.ts';
 import type { ConversationLocks } from './lock.ts';
@@ -45,6 +47,7 @@ import type { UsageEntry, UsageLedger } from './usage.ts';
 
 export const MESSAGE_CREATED = 'gaia.chat.message.created';
 const DEFAULT_MAX_TOKENS = 4096;
+const SCENARIO_ROUNDS = 3;
 
 /** Tools the client defined (`/v1`): passed to the model, never run here; the calls go back to the client. */
 export interface ClientTools {
@@ -96,7 +99,17 @@ export interface TurnRequest {
   /** Run the persona's tools (the unified family and the tool-using legacy variants). */
   tools: boolean;
   clientTools?: ClientTools;
+  /** A scenario's team: the lead consults specialists when the provider calls tools, else one model plays all. */
+  agents?: ScenarioTeam;
   maxResponseTimeMs?: number;
+}
+
+export interface ScenarioReport {
+  scenario_type: string;
+  mode: 'multi_agent' | 'single_model';
+  /** Multi-agent runs: the lead first, then each specialist consulted. */
+  agents?: AgentUsage[];
+  rounds?: number;
 }
 
 export interface PreparedTurn {
@@ -145,6 +158,8 @@ export interface TurnResult {
   toolRoundsExhausted: boolean;
   /** Client-tool calls the model made (`/v1`); the client runs them. */
   toolCalls: ToolCall[];
+  /** Scenario requests: who took part and what each used (`usage` is the sum over all of them). */
+  scenario?: ScenarioReport;
   /** Set when the turn failed or ended early because of the provider. */
   error?: ProviderError;
   /** True when nothing reached the client before the failure (families then answer with a plain error). */
@@ -177,6 +192,10 @@ interface AttemptOutcome {
   steps: ToolStep[];
   pending: ToolCall[];
   exhausted: boolean;
+  rounds: number;
+  modelMs: number;
+  modelCalls: number;
+  agents?: AgentRun;
   ms: number;
   promptChars: number;
 }
@@ -362,7 +381,11 @@ export class ChatEngine {
     }
   }
 
-  private buildPrompt(turn: PreparedTurn, tools: ToolDef[]): { system: string; messages: PromptMessage[] } {
+  private buildPrompt(
+    turn: PreparedTurn,
+    tools: ToolDef[],
+    multiAgent = false,
+  ): { system: string; messages: PromptMessage[] } {
     const { req, persona, model } = turn;
     const maxTokens = Math.min(req.maxTokens ?? DEFAULT_MAX_TOKENS, model.maxTokens);
     const h = req.history;
@@ -371,7 +394,7 @@ export class ChatEngine {
       persona: persona ? persona.systemPrompt : null,
       tools,
       directives: req.directives,
-      scenario: req.scenario,
+      scenario: req.agents ? (multiAgent ? req.agents.leadBrief : req.agents.singleBrief) : req.scenario,
       callerSystem,
     });
     const current: PromptMessage = { role: 'user', content: req.message };
@@ -409,6 +432,12 @@ export class ChatEngine {
       if (!supportsTools) return [];
       if (req.clientTools)
         return req.clientTools.tools.map((t) => ({ ...t, source: 'mcp', selector: t.name }) as OfferedTool);
+      if (req.agents)
+        return specialistTools(req.agents).map((t) => ({
+          ...t,
+          source: 'agent',
+          selector: `agent:${t.name.slice(4)}`,
+        }));
       if (!req.tools || !this.d.tools) return [];
       offered ??= await this.d.tools.forPersona(req.user, personaTools(turn.persona)).catch(() => []);
       return offered;
@@ -427,7 +456,9 @@ export class ChatEngine {
       const provider = providers.get(model.provider);
       const tools = await toolsFor(provider.supportsTools);
       // Client tools are the client's business; only the engine's own tools are described in the prompt.
-      const prompt = this.buildPrompt({ ...turn, model }, req.clientTools ? [] : tools);
+      const prompt = req.agents
+        ? this.buildPrompt({ ...turn, model }, [], tools.length > 0)
+        : this.buildPrompt({ ...turn, model }, req.clientTools ? [] : tools);
       const attempt = await this.attempt(turn, model, prompt, tools, deadline, opts);
       outcome = attempt;
       const ok = !attempt.error;
@@ -504,11 +535,40 @@ export class ChatEngine {
       steps: [],
       pending: [],
       exhausted: false,
+      rounds: 0,
+      modelMs: 0,
+      modelCalls: 0,
       ms: 0,
       promptChars: prompt.system.length + prompt.messages.reduce((n, m) => n + m.content.length, 0),
     };
     const registry = this.d.tools;
-    const runs = !req.clientTools && registry !== undefined && tools.length > 0;
+    const maxTokens = Math.min(req.maxTokens ?? DEFAULT_MAX_TOKENS, model.maxTokens);
+    const agents =
+      req.agents && tools.length
+        ? new AgentRun({
+            team: req.agents,
+            provider: providers.get(model.provider),
+            model,
+            maxTokens,
+            temperature: req.temperature,
+            user: req.user,
+            requestId: turn.requestId,
+            endpoint: req.endpoint,
+            conversationId: turn.conversation?.id ?? null,
+            usage: this.d.usage,
+            log: this.d.log,
+            registry,
+            kbTools: once(async () =>
+              registry
+                ? (await registry.forPersona(req.user, personaTools(turn.persona))).filter(
+                    (t) => t.source === 'kb',
+                  )
+                : [],
+            ),
+          })
+        : undefined;
+    out.agents = agents;
+    const runs = !req.clientTools && (agents !== undefined || (registry !== undefined && tools.length > 0));
     const state = newLoopState();
     let sawContent = false;
     try {
@@ -518,7 +578,7 @@ export class ChatEngine {
           request: {
             model: model.id,
             system: prompt.system,
-            maxTokens: Math.min(req.maxTokens ?? DEFAULT_MAX_TOKENS, model.maxTokens),
+            maxTokens,
             temperature: req.temperature,
             topP: req.topP,
             stop: req.stop,
@@ -583,6 +643,9 @@ export class ChatEngine {
       out.steps = state.steps;
       out.pending = state.pending;
       out.exhausted = state.exhausted;
+      out.rounds = state.rounds;
+      out.modelMs = state.modelMs;
+      out.modelCalls = state.modelCalls;
     }
     return out;
   }
@@ -613,8 +676,12 @@ export class ChatEngine {
 
     // Provider counts when reported (streams included); otherwise ⌈characters / 4⌉, flagged (§6.5).
     const estimated = o.input === undefined || o.output === undefined;
-    const input = o.input ?? Math.ceil(o.promptChars / 4);
-    const output = o.output ?? estimateTokens(o.text);
+    const leadInput = o.input ?? Math.ceil(o.promptChars / 4);
+    const leadOutput = o.output ?? estimateTokens(o.text);
+    // A scenario's answer cost the lead's calls and every specialist's; the ledger has a row for each.
+    const team = o.agents?.totals() ?? { input: 0, output: 0 };
+    const input = leadInput + team.input;
+    const output = leadOutput + team.output;
     const cost = costUsd(model, input, output);
 
     const usage: UsageEntry = {
@@ -623,11 +690,12 @@ export class ChatEngine {
       conversationId: turn.conversation?.id ?? null,
       messageId: null,
       model,
-      input,
-      output,
+      input: leadInput,
+      output: leadOutput,
       estimated,
       status: o.clientGone ? 'aborted' : o.error ? 'error' : 'ok',
       latencyMs: o.ms,
+      requestId: turn.requestId,
     };
     let messageId: string | null = null;
     // A failure before any text stores no assistant message (§8 #13); an empty complete answer is stored (#19).
@@ -683,6 +751,7 @@ export class ChatEngine {
       toolSteps: o.steps,
       toolRoundsExhausted: o.exhausted,
       toolCalls: o.pending,
+      scenario: req.agents ? scenarioReport(req.agents, o, model, leadInput, leadOutput) : undefined,
       error: o.error,
       failedBeforeContent: !o.emitted && (!!o.error || o.clientGone),
     };
@@ -704,5 +773,42 @@ function storedStep(st: ToolStep) {
     summary: st.outcome.summary,
     duration_ms: st.durationMs,
     result: st.outcome.content,
+  };
+}
+
+/** Runs `fn` once, on first use, and hands every caller the same promise. */
+function once<T>(fn: () => Promise<T>): () => Promise<T> {
+  let p: Promise<T> | undefined;
+  return () => {
+    p ??= fn();
+    return p;
+  };
+}
+
+function scenarioReport(
+  team: ScenarioTeam,
+  o: AttemptOutcome,
+  model: ModelInfo,
+  leadInput: number,
+  leadOutput: number,
+): ScenarioReport {
+  // One model played every part: the old block, unchanged, so clients can tell.
+  if (!o.agents) return { scenario_type: team.type, mode: 'single_model' };
+  const lead: AgentUsage = {
+    name: 'lead',
+    calls: o.modelCalls,
+    model: model.id,
+    input_tokens: leadInput,
+    output_tokens: leadOutput,
+    duration_ms: Math.round(o.modelMs),
+  };
+  const specialists = team.specialists
+    .map((s) => o.agents?.agents.get(s.name))
+    .filter((a): a is AgentUsage => a !== undefined);
+  return {
+    scenario_type: team.type,
+    mode: 'multi_agent',
+    agents: [lead, ...specialists],
+    rounds: o.rounds,
   };
 }

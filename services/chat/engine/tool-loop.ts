@@ -74,10 +74,21 @@ export interface LoopState {
   /** The model still wanted tools after the last round and was made to answer without them. */
   exhausted: boolean;
   modelCalls: number;
+  /** Time spent in model calls (tool rounds excluded). */
+  modelMs: number;
 }
 
 export function newLoopState(): LoopState {
-  return { text: '', finish: null, pending: [], steps: [], rounds: 0, exhausted: false, modelCalls: 0 };
+  return {
+    text: '',
+    finish: null,
+    pending: [],
+    steps: [],
+    rounds: 0,
+    exhausted: false,
+    modelCalls: 0,
+    modelMs: 0,
+  };
 }
 
 /** Serializes event delivery: results of parallel calls finish in any order but a stream writes one at a time. */
@@ -131,6 +142,7 @@ export async function runToolLoop(o: LoopOptions, state: LoopState = newLoopStat
     state.finish = null;
     state.modelCalls++;
     hooks.beforeModelCall?.();
+    const callStarted = performance.now();
     for await (const ev of guarded(o.provider.stream(request, o.signal), o.signal)) {
       hooks.onProviderEvent?.(ev.type);
       if (ev.type === 'text') {
@@ -146,6 +158,7 @@ export async function runToolLoop(o: LoopOptions, state: LoopState = newLoopStat
       } else if (ev.type === 'tool_call') calls.push(ev.call);
       else if (ev.type === 'finish') state.finish = ev.reason;
     }
+    state.modelMs += performance.now() - callStarted;
     if (!o.execute) {
       state.pending = calls;
       if (calls.length) state.finish = 'tool_calls';

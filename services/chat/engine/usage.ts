@@ -20,6 +20,8 @@ export interface UsageEntry {
   estimated: boolean;
   status: 'ok' | 'error' | 'aborted';
   latencyMs: number;
+  /** The chat request the call served (a scenario's lead and specialists share one). */
+  requestId?: string;
 }
 
 export class UsageLedger {

@@ -7,11 +7,12 @@ import { isPlainObject } from '../../../src/http/body.ts';
 import { jsonResponse } from '../../../src/http/errors.ts';
 import { requireUser, type User } from '../../../src/http/service.ts';
 import { type ChatContext, requestIdHeader } from '../context.ts';
-import type { HistoryMode, TurnRequest } from '../engine/pipeline.ts';
+import type { HistoryMode, TurnRequest, TurnResult } from '../engine/pipeline.ts';
 import { handleOpenAICompletion } from '../openai-compat/index.ts';
+import { type ScenarioTeam, TEAMS } from '../scenarios/teams.ts';
 import { metadataOf, streamTurn } from '../streaming/service.ts';
 import { failureError } from '../unified/service.ts';
-import { chatResponseJson, parseChatRequest, SCENARIOS, shapeA, turnFromChatRequest } from './service.ts';
+import { chatResponseJson, parseChatRequest, shapeA, turnFromChatRequest } from './service.ts';
 
 type Variant = {
   path: string;
@@ -19,7 +20,7 @@ type Variant = {
   sessionLimit?: number;
   maxTokens?: number;
   tools?: boolean;
-  scenario?: string;
+  agents?: ScenarioTeam;
   shape: (ctx: {
     a: ReturnType<typeof shapeA>;
     meta: Record<string, unknown>;
@@ -30,6 +31,7 @@ type Variant = {
     historyLength: number;
     text: string;
     model: string;
+    result: TurnResult;
   }) => Record<string, unknown>;
 };
 
@@ -43,12 +45,15 @@ const VARIANTS: Variant[] = [
     history: 'conversation',
     shape: (c) => ({ ...c.a, conversation_id: c.conversationId }),
   },
-  ...Object.keys(SCENARIOS).map(
-    (s): Variant => ({
-      path: s,
+  ...Object.values(TEAMS).map(
+    (team): Variant => ({
+      path: team.type,
       history: 'none',
-      scenario: SCENARIOS[s],
-      shape: (c) => ({ ...c.a, _scenario: { scenario_type: s, mode: 'single_model' } }),
+      agents: team,
+      shape: (c) => ({
+        ...c.a,
+        _scenario: c.result.scenario ?? { scenario_type: team.type, mode: 'single_model' },
+      }),
     }),
   ),
   {
@@ -141,7 +146,7 @@ export function legacyRoutes(ctx: ChatContext) {
         };
       } else if (v.history === 'session') history = { kind: 'session', limit: v.sessionLimit };
       else history = { kind: 'none' };
-      const over: Partial<TurnRequest> = { history, tools: v.tools ?? false, scenario: v.scenario };
+      const over: Partial<TurnRequest> = { history, tools: v.tools ?? false, agents: v.agents };
       if (v.maxTokens) over.maxTokens = Math.min(req.max_tokens ?? v.maxTokens, v.maxTokens);
       const contextBefore = v.history === 'session' ? sessions.get(user.id).length : 0;
       const turn = await engine.prepare(
@@ -160,6 +165,7 @@ export function legacyRoutes(ctx: ChatContext) {
           historyLength: sessions.get(user.id).length,
           text: result.text,
           model: result.model.id,
+          result,
         }),
         200,
         requestIdHeader(identity.rid),

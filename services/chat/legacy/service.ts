@@ -83,15 +83,3 @@ export function shapeA(turn: PreparedTurn, r: TurnResult) {
     },
   };
 }
-
-/** Scenario blocks of the former multi-agent paths, now one model call each (§7.1). */
-export const SCENARIOS: Record<string, string> = {
-  gamemaster:
-    'Scenario: you are the game master of a lively fantasy tavern. Voice the NPCs the player meets (the innkeeper, travellers, a bard), each with a distinct manner, and narrate what happens around them. Keep the scene moving and end with something the player can react to.',
-  worldbuilding:
-    'Scenario: you are a panel of world-building specialists (a geographer, a historian and a cultural anthropologist). Answer the request by building on each other, labelling each specialist, and finish with a short combined summary.',
-  storytelling:
-    'Scenario: several narrators tell this story together, each with a different voice (a bard, a chronicler and a trickster). Let them take turns, labelled, and keep the story coherent.',
-  problemsolving:
-    'Scenario: an expert panel solves this problem (an analyst, an engineer and a pragmatist). Each gives a short, labelled view, then agree on a clear recommendation.',
-};

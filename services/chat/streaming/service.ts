@@ -66,6 +66,7 @@ export function metadataOf(turn: PreparedTurn, r: TurnResult, opts: { conversati
   meta.cost_usd = r.costUsd;
   if (r.toolsUsed.length) meta.tools_used = r.toolsUsed;
   if (r.toolRoundsExhausted) meta.tool_rounds_exhausted = true;
+  if (r.scenario) meta.scenario = r.scenario;
   if (turn.warnings.length) meta.warnings = turn.warnings;
   return meta;
 }

@@ -25,6 +25,16 @@ export const UnifiedBody = t.Object({
   provider: OptStr,
   temperature: t.Optional(t.Union([t.Number({ minimum: 0, maximum: 2 }), t.Null()])),
   max_tokens: t.Optional(t.Union([t.Integer({ minimum: 1 }), t.Null()])),
+  /** Runs a scenario team (gamemaster, worldbuilding, storytelling, problemsolving) for this turn. */
+  scenario: t.Optional(
+    t.Union([
+      t.Literal('gamemaster'),
+      t.Literal('worldbuilding'),
+      t.Literal('storytelling'),
+      t.Literal('problemsolving'),
+      t.Null(),
+    ]),
+  ),
 });
 
 export const CleanBody = t.Object({

@@ -8,6 +8,7 @@ import { HttpError } from '../../../src/http/errors.ts';
 import type { User } from '../../../src/http/service.ts';
 import { validate } from '../../../src/http/validate.ts';
 import type { PreparedTurn, TurnRequest, TurnResult } from '../engine/pipeline.ts';
+import { TEAMS } from '../scenarios/teams.ts';
 import { metadataOf, usageBoth } from '../streaming/service.ts';
 import {
   CleanBody,
@@ -71,6 +72,7 @@ export function parseUnified(
       enableFallback: config.chat.enableFallback,
       directives: format === 'v0.3' && config.chat.directives,
       tools: true,
+      agents: body.scenario ? TEAMS[body.scenario] : undefined,
     },
   };
 }
