@@ -591,13 +591,16 @@ export class ChatEngine {
           parallel: req.clientTools?.parallel,
           execute: runs
             ? (call, signal) =>
-                registry!.run(call.name, call.arguments, {
-                  user: req.user,
-                  signal,
-                  requestId: turn.requestId,
-                })
+                agents?.owns(call.name)
+                  ? agents.ask(call, signal)
+                  : registry!.run(call.name, call.arguments, {
+                      user: req.user,
+                      signal,
+                      requestId: turn.requestId,
+                    })
             : undefined,
-          maxRounds: this.d.maxToolRounds,
+          // A lead consults its team for at most three rounds, then answers.
+          maxRounds: agents ? SCENARIO_ROUNDS : this.d.maxToolRounds,
           signal: ctl.signal,
           hooks: {
             // Only text a client has seen rules out fallback; a non-streaming answer can still switch.
