@@ -298,6 +298,7 @@ export class McpServer {
   readonly transport: 'stdio' | 'http';
   private readonly perIdentity: boolean;
   private readonly links = new Map<string, Link>();
+  private closed = false;
 
   constructor(
     readonly cfg: McpServerConfig,
@@ -332,11 +333,13 @@ export class McpServer {
 
   /** The server's tools as this user's connection sees them ([] while unreachable). */
   async tools(user: User): Promise<McpToolInfo[]> {
+    if (this.closed) return [];
     const link = this.link(user);
     return (await link.get()) ? link.tools : [];
   }
 
   call(user: User, tool: string, args: Record<string, unknown>, signal: AbortSignal): Promise<McpCallResult> {
+    if (this.closed) return Promise.resolve({ ok: false, text: `MCP server "${this.name}" is shut down` });
     return this.link(user).call(tool, args, signal);
   }
 
@@ -349,6 +352,7 @@ export class McpServer {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     const all = [...this.links.values()];
     this.links.clear();
     await Promise.all(all.map((l) => l.close()));

@@ -50,7 +50,7 @@ export function readMcpConfig(config: Pick<Config, 'source'>): McpServerConfig[]
   const raw = new Reader(config.source).str(VAR);
   if (raw === undefined) return [];
   let text = raw;
-  if (!raw.startsWith('{')) {
+  if (!raw.startsWith('{') && !raw.startsWith('[')) {
     try {
       text = readFileSync(resolve(raw), 'utf8');
     } catch {
