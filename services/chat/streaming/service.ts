@@ -273,6 +273,16 @@ function openaiEncoder(w: SseWriter, turn: PreparedTurn, includeUsage: boolean):
   const legacy = usesLegacyFunctions(turn.req);
   /** Calls whose first fragment went out. */
   const opened = new Set<number>();
+  // With client tools the role chunk waits for the first text or call (heartbeats cover the wait), so a turn
+  // that only calls tools says `content: null` in its first chunk, as OpenAI's own stream does; SDK
+  // accumulators then end with the same message a non-streamed call returns.
+  let roleSent = false;
+  const deferRole = turn.req.clientTools !== undefined;
+  const sendRole = async () => {
+    if (roleSent) return;
+    roleSent = true;
+    await w.data(chunk({ role: 'assistant', content: '' }, null));
+  };
   const chunk = (delta: Record<string, unknown>, finish: string | null) => ({
     id,
     object: 'chat.completion.chunk',
@@ -287,23 +297,26 @@ function openaiEncoder(w: SseWriter, turn: PreparedTurn, includeUsage: boolean):
     const fn: Record<string, unknown> = {};
     if (d.name !== undefined) fn.name = d.name;
     fn.arguments = d.arguments ?? '';
-    if (legacy) {
-      // The deprecated form has one call and no ids or indexes.
-      if (d.index !== 0) return;
-      await w.data(chunk({ function_call: fn }, null));
-      return;
+    // The deprecated form has one call and no ids or indexes.
+    if (legacy && d.index !== 0) return;
+    const delta: Record<string, unknown> = roleSent ? {} : { role: 'assistant', content: null };
+    roleSent = true;
+    if (legacy) delta.function_call = fn;
+    else {
+      const call: Record<string, unknown> = { index: d.index };
+      if (d.id !== undefined) call.id = d.id;
+      if (first) call.type = 'function';
+      call.function = fn;
+      delta.tool_calls = [call];
     }
-    const call: Record<string, unknown> = { index: d.index };
-    if (d.id !== undefined) call.id = d.id;
-    if (first) call.type = 'function';
-    call.function = fn;
-    await w.data(chunk({ tool_calls: [call] }, null));
+    await w.data(chunk(delta, null));
   };
   return {
     async start() {
-      await w.data(chunk({ role: 'assistant', content: '' }, null));
+      if (!deferRole) await sendRole();
     },
     async delta(text) {
+      await sendRole();
       await w.data(chunk({ content: text }, null));
     },
     async toolDelta(d) {
@@ -314,6 +327,7 @@ function openaiEncoder(w: SseWriter, turn: PreparedTurn, includeUsage: boolean):
       // A provider that only reported finished calls still gets them to the client whole.
       for (const [index, c] of r.toolCalls.entries())
         if (!opened.has(index)) await sendCall({ index, id: c.id, name: c.name, arguments: c.arguments });
+      await sendRole();
       await w.data(chunk({}, openaiFinishReason(r, legacy)));
       if (includeUsage)
         await w.data({
@@ -331,6 +345,7 @@ function openaiEncoder(w: SseWriter, turn: PreparedTurn, includeUsage: boolean):
       await w.data('[DONE]');
     },
     async fail(err) {
+      await sendRole();
       await w.data({
         error: {
           message: err.message,
