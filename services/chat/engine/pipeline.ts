@@ -179,6 +179,8 @@ export interface EngineDeps {
   tools?: ToolRegistry;
   /** Rounds of tool calls before the model must answer. */
   maxToolRounds: number;
+  /** How long a scenario specialist may take. */
+  agentTimeoutMs?: number;
 }
 
 interface AttemptOutcome {
@@ -558,6 +560,7 @@ export class ChatEngine {
             usage: this.d.usage,
             log: this.d.log,
             registry,
+            timeoutMs: this.d.agentTimeoutMs,
             kbTools: once(async () =>
               registry
                 ? (await registry.forPersona(req.user, personaTools(turn.persona))).filter(
