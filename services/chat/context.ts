@@ -13,6 +13,7 @@ import { readMcpConfig } from './mcp/config.ts';
 import { McpTools } from './mcp/tools.ts';
 import { PersonaStore } from './personas/service.ts';
 import { ProviderSet } from './providers/service.ts';
+import { AssetTool } from './tools/asset.ts';
 import { ToolRegistry } from './tools/registry.ts';
 import { KbTools } from './tools/service.ts';
 
@@ -43,6 +44,7 @@ export function createChatContext(deps: ServiceDeps, kernel: ServiceKernel): Cha
   const mcpServers = readMcpConfig(deps.config);
   const mcp = mcpServers.length ? new McpTools(mcpServers, log, deps.config.version) : null;
   if (mcp) tools.add(mcp);
+  if (deps.clients.asset) tools.add(new AssetTool(deps.clients.asset, log));
   const engine = new ChatEngine({
     config: deps.config,
     log,
@@ -54,7 +56,7 @@ export function createChatContext(deps: ServiceDeps, kernel: ServiceKernel): Cha
     sessions,
     usage,
     tools,
-    maxToolRounds: readChatToolsConfig(deps.config).maxToolRounds,
+    ...readChatToolsConfig(deps.config),
   });
   return { deps, kernel, conversations, personas, providers, sessions, usage, engine, tools, mcp };
 }
