@@ -4,14 +4,22 @@
  * and Anthropic adapters translate tools, choices and streamed call fragments against the wire-true fakes.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'bun:test';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { openDb } from '../../db/index.ts';
+import { createChatApp } from '../../services/chat/app.ts';
 import { BUILTIN_MODELS, type ModelInfo } from '../../services/chat/models/registry.ts';
 import { parseOpenAI, refuseToolsOnLocal } from '../../services/chat/openai-compat/service.ts';
 import { createAnthropicProvider, toAnthropicToolChoice } from '../../services/chat/providers/anthropic.ts';
 import { newCallId } from '../../services/chat/providers/ids.ts';
 import { createOpenAIProvider } from '../../services/chat/providers/openai.ts';
 import type { Provider, ProviderEvent, ProviderRequest } from '../../services/chat/providers/types.ts';
+import { MemoryBus } from '../../src/bus/index.ts';
 import { loadConfig } from '../../src/config.ts';
 import { HttpError } from '../../src/http/errors.ts';
+import { signIdentity } from '../../src/http/identity.ts';
+import { silentLogger } from '../../src/log.ts';
 import { type FakeAnthropic, startFakeAnthropic } from '../fakes/anthropic.ts';
 import { type FakeOpenAI, startFakeOpenAI } from '../fakes/openai.ts';
 
@@ -481,4 +489,57 @@ describe('adapters against the fakes', () => {
     await collect(claude, request({ model: 'claude-haiku-4-5', toolChoice: 'none' }));
     expect(an.messages[1]!.body.tool_choice).toEqual({ type: 'none' });
   });
+});
+
+test('with only the local model, /api/v1/chat/completions without a model refuses tools once it picked gaia-local', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'gaia-v1-tools-'));
+  const config = loadConfig({ GAIA_ENV: 'test', GAIA_DATA_DIR: dir });
+  const db = await openDb({
+    url: 'sqlite::memory:',
+    kind: 'sqlite',
+    sqlitePath: join(dir, 'chat.db'),
+    poolMax: 1,
+    autoMigrate: true,
+    seedDev: true,
+    isProduction: false,
+  });
+  try {
+    const app = createChatApp({ config, db, bus: new MemoryBus(), log: silentLogger, clients: {} });
+    const identity = await signIdentity(config.internalSecret, {
+      auth_type: 'jwt',
+      sub: '00000000-0000-4000-8000-000000000001',
+      email: 'dev@gaia.local',
+      name: 'Dev',
+      admin: false,
+      rid: 'req-v1tools',
+      ip: '127.0.0.1',
+    });
+    const post = (body: unknown) =>
+      app.handle(
+        new Request('http://chat.internal/api/v1/chat/completions', {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'x-gaia-identity': identity },
+          body: JSON.stringify(body),
+        }),
+      );
+    const refused = await post({ messages: [user('Weather?')], tools: [WEATHER] });
+    expect(refused.status).toBe(400);
+    expect(((await refused.json()) as { error: unknown }).error).toMatchObject({
+      code: 'unsupported_parameter',
+      param: 'tools',
+    });
+    const legacy = await post({ messages: [user('Weather?')], functions: [WEATHER.function] });
+    expect(((await legacy.json()) as { error: unknown }).error).toMatchObject({ param: 'functions' });
+    // Without tools (or with tool_choice "none") the same request is answered.
+    const plain = await post({ messages: [user('Weather?')], tools: [WEATHER], tool_choice: 'none' });
+    expect(plain.status).toBe(200);
+    const body = (await plain.json()) as {
+      choices: { message: { content: string; tool_calls?: unknown } }[];
+    };
+    expect(body.choices[0]!.message.content).toStartWith('[gaia-local]');
+    expect(body.choices[0]!.message.tool_calls).toBeUndefined();
+  } finally {
+    await db.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
