@@ -2,6 +2,9 @@
  * The OpenAI Chat Completions surface (spec/chat.md §1.6): stateless, no fallback, the named model answers.
  * Bad requests are 400 (OpenAI's convention) and every error carries both envelopes, `detail` for Gaia
  * clients and `error` for the SDKs.
+ *
+ * Clients may bring their own tools (and the deprecated `functions` form): Gaia hands them to the model and
+ * returns its calls in OpenAI's shape without running them, so agent frameworks keep their own loop.
  */
 
 import { isPlainObject } from '../../../src/http/body.ts';
@@ -160,7 +163,7 @@ function parseToolChoice(
     if (!fn || typeof fn.name !== 'string') throw invalid(`${key} must be ${shape}`, key);
     if (!names.has(fn.name))
       throw invalid(
-        `${key} names the function '${fn.name}', which is not among the ${legacy ? 'functions' : 'tools'}`,
+        `${key} names the function '${fn.name.slice(0, 64)}', which is not among the ${legacy ? 'functions' : 'tools'}`,
         key,
       );
     choice = { name: fn.name };
