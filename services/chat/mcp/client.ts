@@ -25,6 +25,12 @@ export const REFRESH_MS = 10 * 60_000;
 const HEALTHY_MS = 60_000;
 /** Per-identity HTTP connections kept at most (least recently used are closed first). */
 const MAX_IDENTITY_LINKS = 100;
+/**
+ * How long listing a chat's tools waits for a server still connecting. A slow first start (an `npx` server
+ * downloading itself) keeps going in the background and its tools join later chats; this chat goes on
+ * without them rather than waiting for the whole timeout.
+ */
+const LIST_WAIT_MS = 10_000;
 /** How many `tools/list` pages one refresh follows. */
 const MAX_LIST_PAGES = 20;
 
@@ -335,7 +341,15 @@ export class McpServer {
   async tools(user: User): Promise<McpToolInfo[]> {
     if (this.closed) return [];
     const link = this.link(user);
-    return (await link.get()) ? link.tools : [];
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const gaveUp = new Promise<null>((done) => {
+      timer = setTimeout(() => done(null), Math.min(LIST_WAIT_MS, this.cfg.timeoutMs));
+    });
+    try {
+      return (await Promise.race([link.get(), gaveUp])) ? link.tools : [];
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   call(user: User, tool: string, args: Record<string, unknown>, signal: AbortSignal): Promise<McpCallResult> {
