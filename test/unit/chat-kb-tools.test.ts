@@ -287,3 +287,25 @@ describe('chat KB tools', () => {
     expect(await fresh.tools()).toEqual([]);
   });
 });
+
+describe('prompt merging', () => {
+  test('a plain assistant turn followed by one with tool calls keeps the calls', async () => {
+    const { mergeSameRole } = await import('../../services/chat/engine/prompt.ts');
+    const merged = mergeSameRole([
+      { role: 'user', content: 'hi' },
+      { role: 'assistant', content: 'Let me look.' },
+      {
+        role: 'assistant',
+        content: '',
+        toolCalls: [{ id: 'c1', name: 'search_knowledge_base', arguments: '{}' }],
+      },
+      { role: 'tool', toolCallId: 'c1', name: 'search_knowledge_base', content: '{}' },
+    ]);
+    expect(merged).toHaveLength(3);
+    expect(merged[1]).toEqual({
+      role: 'assistant',
+      content: 'Let me look.\n\n',
+      toolCalls: [{ id: 'c1', name: 'search_knowledge_base', arguments: '{}' }],
+    });
+  });
+});

@@ -83,7 +83,13 @@ export function mergeSameRole(messages: PromptMessage[]): PromptMessage[] {
       m.role !== 'tool' &&
       !('toolCalls' in last && last.toolCalls?.length)
     ) {
-      out[out.length - 1] = { ...last, content: `${last.content}\n\n${m.content}` } as PromptMessage;
+      // An assistant turn's tool calls survive the merge: the tool results that follow answer them.
+      const calls = m.role === 'assistant' ? m.toolCalls : undefined;
+      out[out.length - 1] = {
+        ...last,
+        content: `${last.content}\n\n${m.content}`,
+        ...(calls?.length ? { toolCalls: calls } : {}),
+      } as PromptMessage;
     } else out.push(m);
   }
   return out;
