@@ -413,6 +413,48 @@ describe('the MCP tool source', () => {
   });
 });
 
+describe('an HTTP server that answers with errors', () => {
+  test('its tools are absent, its state is error, and chats during the pause do not hit it again', async () => {
+    let hits = 0;
+    const down = Bun.serve({
+      hostname: '127.0.0.1',
+      port: 0,
+      fetch() {
+        hits++;
+        return new Response('maintenance', { status: 503 });
+      },
+    });
+    const lines: string[] = [];
+    const mcp = new McpTools(
+      parseMcpServers({ mcpServers: { down: { url: `http://127.0.0.1:${down.port}/mcp` } } }, {}),
+      createLogger({ service: 'chat', level: 'debug', json: true, sink: (l) => lines.push(l) }),
+    );
+    try {
+      expect(await mcp.tools(userA)).toEqual([]);
+      const [st] = mcp.status();
+      expect(st).toMatchObject({ name: 'down', transport: 'http', state: 'error', tools: 0 });
+      expect(st!.error).toContain('503');
+      const afterFirst = hits;
+      expect(afterFirst).toBeGreaterThan(0);
+      for (let i = 0; i < 5; i++) expect(await mcp.tools(userA)).toEqual([]);
+      const r = await mcp.run('down__anything', '{}', ctxOf(userA));
+      expect(r.ok).toBe(false);
+      expect(JSON.parse(r.content).error).toContain('unavailable');
+      expect(hits).toBe(afterFirst);
+      expect(lines.filter((l) => l.includes('MCP server unavailable')).length).toBe(1);
+      // After the first pause the next chat tries again, and the pause doubles.
+      await Bun.sleep(1100);
+      expect(await mcp.tools(userA)).toEqual([]);
+      expect(hits).toBeGreaterThan(afterFirst);
+      const logged = lines.filter((l) => l.includes('MCP server unavailable')).map((l) => JSON.parse(l));
+      expect(logged.map((l) => l.retry_in_ms)).toEqual([1000, 2000]);
+    } finally {
+      await mcp.close();
+      down.stop(true);
+    }
+  });
+});
+
 describe("Gaia's own KB MCP server as a configured HTTP server", () => {
   let s: StackHandle;
   let mcp: McpTools;

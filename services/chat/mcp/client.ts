@@ -7,7 +7,10 @@
 
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import {
+  StreamableHTTPClientTransport,
+  StreamableHTTPError,
+} from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import {
   type CallToolResult,
   ErrorCode,
@@ -386,6 +389,9 @@ export function resultText(res: CallToolResult): string {
   return parts.join('\n');
 }
 
+/** An error as one short line; an HTTP failure leads with its status so admins see it at a glance. */
 function message(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
+  const text = err instanceof Error ? err.message : String(err);
+  const line = err instanceof StreamableHTTPError && err.code ? `HTTP ${err.code}: ${text}` : text;
+  return line.replace(/\s+/g, ' ').slice(0, 300);
 }
