@@ -12,6 +12,20 @@ import type { Builder } from './builders.ts';
 
 export type JsonObject = Record<string, unknown>;
 
+/**
+ * One tool call stored with an assistant message: what the model asked for and how it went. The chat
+ * service owns the meaning of each field; the schema only needs the shape for typing.
+ */
+export interface StoredToolCallColumn {
+  id: string;
+  name: string;
+  arguments: unknown;
+  ok: boolean;
+  summary: string;
+  duration_ms: number;
+  result: string;
+}
+
 export const ROLE_TYPES = ['system', 'custom', 'team', 'workspace'] as const;
 export const ASSET_CATEGORIES = [
   'environment',
@@ -162,6 +176,9 @@ export function defineSchema(b: Builder) {
       personalityTraits: b.json<JsonObject>('personality_traits').notNull().default({}),
       capabilities: b.json<JsonObject>('capabilities').notNull().default({}),
       preferredModel: b.text('preferred_model'),
+      // Tool names or globs the persona's chats may use. NULL means no list (the default KB tools), which
+      // is not the same as `[]` (no tools at all), so there is deliberately no default.
+      tools: b.json<string[]>('tools'),
       isActive: b.bool('is_active').notNull().default(true),
       createdBy: b.text('created_by').notNull(),
       createdAt: createdAt(),
@@ -198,6 +215,8 @@ export function defineSchema(b: Builder) {
       outputTokens: b.int('output_tokens'),
       tokensUsed: b.int('tokens_used'),
       costUsd: b.real('cost_usd'),
+      // The tool calls that led to an assistant message, with their results; NULL on every other message.
+      toolCalls: b.json<StoredToolCallColumn[]>('tool_calls'),
       createdAt: createdAt(),
     },
     (t) => [

@@ -9,8 +9,9 @@ import { afterAll, describe, expect, test } from 'bun:test';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { sql } from 'drizzle-orm';
+import { eq, sql } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/bun-sqlite';
+import postgres from 'postgres';
 import type { Orm } from '../../db/index.ts';
 import { type Db, migrateDb, type OpenDbOptions, openDb } from '../../db/index.ts';
 import { Mutex } from '../../db/lock.ts';
@@ -181,10 +182,97 @@ for (const backend of testBackends()) {
       }
     });
 
+    test('0001_persona_tools keeps every existing row and its links, and the new columns start NULL', async () => {
+      const url = await backend.databaseUrl();
+      const shipped = loadMigrations(backend.name);
+      const ids = {
+        user: '11111111-1111-4111-8111-111111111111',
+        persona: '22222222-2222-4222-8222-222222222222',
+        conv: '33333333-3333-4333-8333-333333333333',
+        msg: '44444444-4444-4444-8444-444444444444',
+        usage: '55555555-5555-4555-8555-555555555555',
+      };
+      // The database as a release with only 0000 left it, holding rows whose foreign keys a table rebuild
+      // would cascade through (preferences deleted, usage unlinked).
+      const lite = backend.name === 'sqlite';
+      const ts = lite ? '1700000000000' : 'to_timestamp(1700000000)';
+      const yes = lite ? '1' : 'true';
+      const rows = [
+        `INSERT INTO users (id, email, app_metadata, user_metadata, created_at, updated_at) VALUES ('${ids.user}', 'old@example.com', '{}', '{}', ${ts}, ${ts})`,
+        `INSERT INTO personas (id, name, description, system_prompt, personality_traits, capabilities, is_active, created_by, created_at, updated_at) VALUES ('${ids.persona}', 'Old', '', 'p', '{}', '{}', ${yes}, '${ids.user}', ${ts}, ${ts})`,
+        `INSERT INTO user_persona_preferences (user_id, persona_id, updated_at) VALUES ('${ids.user}', '${ids.persona}', ${ts})`,
+        `INSERT INTO conversations (id, user_id, title, title_locked, preview, is_active, created_at, updated_at) VALUES ('${ids.conv}', '${ids.user}', 'T', 0 = 1, '', ${yes}, ${ts}, ${ts})`,
+        `INSERT INTO chat_messages (id, conversation_id, user_id, seq, role, content, status, persona_id, created_at) VALUES ('${ids.msg}', '${ids.conv}', '${ids.user}', 1, 'assistant', 'kept', 'complete', '${ids.persona}', ${ts})`,
+        `INSERT INTO llm_usage (id, user_id, conversation_id, message_id, created_at) VALUES ('${ids.usage}', '${ids.user}', '${ids.conv}', '${ids.msg}', ${ts})`,
+      ];
+      if (lite) {
+        const client = new Database(url.slice('sqlite:'.length));
+        client.exec('PRAGMA foreign_keys = ON');
+        const orm = drizzle(client, { schema: sqliteSchema }) as unknown as Orm;
+        const target: MigrateTarget = { kind: 'sqlite', client, mutex: new Mutex(), orm, t: sqliteSchema };
+        await migrate(target, { seed: false, log: quiet, migrations: shipped.slice(0, 1) });
+        for (const q of rows) client.exec(q);
+        client.close();
+      } else {
+        await migrate(
+          { kind: 'postgresql', url },
+          { seed: false, log: quiet, migrations: shipped.slice(0, 1) },
+        );
+        const pg = postgres(url, { max: 1, onnotice: () => {} });
+        for (const q of rows) await pg.unsafe(q);
+        await pg.end({ timeout: 5 });
+      }
+
+      const db = await openDb(openOpts(url));
+      try {
+        const { personas, chatMessages, llmUsage, userPersonaPreferences } = db.t;
+        const [persona] = await db.orm.select().from(personas).where(eq(personas.id, ids.persona));
+        expect(persona?.name).toBe('Old');
+        expect(persona?.tools).toBeNull();
+        const [msg] = await db.orm.select().from(chatMessages).where(eq(chatMessages.id, ids.msg));
+        expect(msg?.content).toBe('kept');
+        expect(msg?.personaId).toBe(ids.persona);
+        expect(msg?.toolCalls).toBeNull();
+        const [usage] = await db.orm.select().from(llmUsage).where(eq(llmUsage.id, ids.usage));
+        expect(usage?.messageId).toBe(ids.msg);
+        const prefs = await db.orm.select().from(userPersonaPreferences);
+        expect(prefs.map((p) => p.personaId)).toEqual([ids.persona]);
+
+        // The new columns hold JSON arrays, and an empty list stays distinct from NULL.
+        await db.orm.update(personas).set({ tools: [] }).where(eq(personas.id, ids.persona));
+        const [cleared] = await db.orm
+          .select({ tools: personas.tools })
+          .from(personas)
+          .where(eq(personas.id, ids.persona));
+        expect(cleared?.tools).toEqual([]);
+        const call = {
+          id: 'call_1',
+          name: 'search_knowledge_base',
+          arguments: { query: 'x' },
+          ok: true,
+          summary: '1 result',
+          duration_ms: 3,
+          result: 'r',
+        };
+        await db.orm
+          .update(chatMessages)
+          .set({ toolCalls: [call] })
+          .where(eq(chatMessages.id, ids.msg));
+        const [withCalls] = await db.orm
+          .select({ c: chatMessages.toolCalls })
+          .from(chatMessages)
+          .where(eq(chatMessages.id, ids.msg));
+        expect(withCalls?.c).toEqual([call]);
+      } finally {
+        await db.close();
+      }
+    }, 60_000);
+
     test('with DATABASE_AUTO_MIGRATE=false a pending migration stops the start', async () => {
       const url = await backend.databaseUrl();
+      const files = loadMigrations(backend.name).map((m) => m.file);
       await expect(openDb(openOpts(url, { autoMigrate: false }))).rejects.toThrow(
-        /1 pending migration\(s\) \(0000_init\.sql\) and DATABASE_AUTO_MIGRATE=false: run `bun run db:migrate`/,
+        `${files.length} pending migration(s) (${files.join(', ')}) and DATABASE_AUTO_MIGRATE=false: run \`bun run db:migrate\``,
       );
       await (await openDb(openOpts(url))).close();
       const db = await openDb(openOpts(url, { autoMigrate: false }));

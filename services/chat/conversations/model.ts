@@ -19,8 +19,12 @@ export function conversationJson(c: ConversationRow) {
   };
 }
 
+/**
+ * `tool_calls` appears only on messages that have some, so every other message keeps exactly the shape
+ * clients already parse.
+ */
 export function messageJson(m: MessageRow) {
-  return {
+  const out = {
     id: m.id,
     role: m.role,
     content: m.content,
@@ -30,6 +34,7 @@ export function messageJson(m: MessageRow) {
     created_at: m.createdAt.toISOString(),
     status: m.status,
   };
+  return m.toolCalls?.length ? { ...out, tool_calls: m.toolCalls } : out;
 }
 
 const queryError = (name: string, message: string) =>

@@ -44,8 +44,29 @@ export interface MessageRow {
   outputTokens: number | null;
   tokensUsed: number | null;
   costUsd: number | null;
+  /** The tool calls behind an assistant message, in the order they ran; null on every other message. */
+  toolCalls: StoredToolCall[] | null;
   createdAt: Date;
 }
+
+/**
+ * One tool call kept with the assistant message it led to, so a conversation can later show which tools
+ * ran, with what, and what they gave back. `arguments` is the parsed JSON the model sent (or its raw text
+ * when that was not JSON); `result` is what the model was given.
+ */
+export interface StoredToolCall {
+  id: string;
+  name: string;
+  arguments: unknown;
+  ok: boolean;
+  summary: string;
+  duration_ms: number;
+  result: string;
+}
+
+/** An empty list of calls is stored as none, so "no tools ran" has one spelling. */
+const storedCalls = (calls: StoredToolCall[] | null | undefined): StoredToolCall[] | null =>
+  calls?.length ? calls : null;
 
 /** Cuts to `n` code points so surrogate pairs are never split. */
 export function codePoints(s: string, n: number): string {
@@ -69,7 +90,10 @@ function likeNeedle(q: string): string {
 }
 
 /** A message as the hot path writes it: every column given, `seq` chosen by the caller. */
-export type NewMessage = Omit<MessageRow, 'seq' | 'createdAt' | 'id'> & { id?: string };
+export type NewMessage = Omit<MessageRow, 'seq' | 'createdAt' | 'id' | 'toolCalls'> & {
+  id?: string;
+  toolCalls?: StoredToolCall[] | null;
+};
 
 /** What a turn needs of an existing conversation's messages (§1.1 step 6, §4.4), from one read. */
 export interface TurnState {
@@ -234,7 +258,7 @@ export class ConversationStore {
    * Appends a message with the next `seq`. The read of the highest seq and the insert share one transaction,
    * so two writers to one conversation can never take the same number.
    */
-  async append(msg: Omit<MessageRow, 'seq' | 'createdAt' | 'id'> & { id?: string }): Promise<MessageRow> {
+  async append(msg: NewMessage): Promise<MessageRow> {
     const m = this.t.chatMessages;
     return this.db.tx(async (tx) => {
       const top = await tx
@@ -243,6 +267,7 @@ export class ConversationStore {
         .where(eq(m.conversationId, msg.conversationId));
       const row: MessageRow = {
         ...msg,
+        toolCalls: storedCalls(msg.toolCalls),
         id: msg.id ?? crypto.randomUUID(),
         seq: Number(top[0]?.s ?? 0) + 1,
         createdAt: new Date(),
@@ -343,6 +368,9 @@ export class ConversationStore {
         outputTokens: ph('outputTokens'),
         tokensUsed: ph('tokensUsed'),
         costUsd: ph('costUsd'),
+        // Bound as ready-made JSON text: through the column's encoder a null would become the JSON text
+        // `null` rather than SQL NULL (prepared statements skip drizzle's null check).
+        toolCalls: sql`${ph('toolCallsJson')}`,
         createdAt: ph('createdAt'),
       }),
     );
@@ -354,9 +382,13 @@ export class ConversationStore {
    * goes through `append` (highest seq read and insert in one transaction), as every message used to.
    */
   async insertMessage(msg: NewMessage, seq: number, createdAt = new Date()): Promise<MessageRow> {
-    const row: MessageRow = { ...msg, id: msg.id ?? crypto.randomUUID(), seq, createdAt };
+    const toolCalls = storedCalls(msg.toolCalls);
+    const row: MessageRow = { ...msg, toolCalls, id: msg.id ?? crypto.randomUUID(), seq, createdAt };
     try {
-      await this.insertMessageStmt().execute(row as unknown as Record<string, unknown>);
+      await this.insertMessageStmt().execute({
+        ...row,
+        toolCallsJson: toolCalls === null ? null : JSON.stringify(toolCalls),
+      } as unknown as Record<string, unknown>);
       return row;
     } catch (err) {
       if (constraintViolation(err) !== 'unique') throw err;
