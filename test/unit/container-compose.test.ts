@@ -51,8 +51,8 @@ afterAll(() => rmSync(tmp, { recursive: true, force: true }));
  * (`AUTH_SERVICE_URL`, ...), found by watching what loadConfig looks up.
  */
 function configVariables(): Set<string> {
-  // Services own their sections (services/<name>/config.ts) and read them from the same environment.
-  const sources = ['src/config.ts', ...new Bun.Glob('services/*/config.ts').scanSync({ cwd: ROOT })];
+  // Services own their sections (services/<name>/config.ts, and deeper for their parts) and read them from the same environment.
+  const sources = ['src/config.ts', ...new Bun.Glob('services/**/config.ts').scanSync({ cwd: ROOT })];
   const names = new Set(
     sources.flatMap((f) => [...read(f).matchAll(/'([A-Z][A-Z0-9_]{2,})'/g)].map((m) => m[1]!)),
   );

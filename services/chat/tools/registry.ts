@@ -64,9 +64,13 @@ export class ToolRegistry {
   }
 
   /** Every tool the user's chats could use, whatever the persona (`GET /api/v1/chat/tools`). */
-  async all(user: User): Promise<OfferedTool[]> {
+  all(user: User): Promise<OfferedTool[]> {
+    return this.list(user, this.sources);
+  }
+
+  private async list(user: User, sources: ToolSource[]): Promise<OfferedTool[]> {
     const lists = await Promise.all(
-      this.sources.map((s) =>
+      sources.map((s) =>
         s.tools(user).catch((err) => {
           this.log.warn('tool source failed to list its tools', {
             source: s.kind,
@@ -83,7 +87,7 @@ export class ToolRegistry {
         // The first source to offer a name keeps it (KB tools first): a model cannot tell two apart.
         if (seen.has(t.name)) continue;
         seen.add(t.name);
-        this.owner.set(t.name, this.sources[i]!);
+        this.owner.set(t.name, sources[i]!);
         out.push(t);
       }
     });
@@ -93,8 +97,10 @@ export class ToolRegistry {
   /** The tools a chat with this persona's `tools` list gets (null: the KB tools only). */
   async forPersona(user: User, patterns: string[] | null): Promise<OfferedTool[]> {
     if (patterns !== null && patterns.length === 0) return [];
-    const all = await this.all(user);
-    return all.filter((t) => admits(patterns, t));
+    // Without a list only the KB is asked: a default chat never waits for an MCP server to connect.
+    const sources = patterns === null ? this.sources.filter((s) => s.kind === 'kb') : this.sources;
+    const tools = await this.list(user, sources);
+    return tools.filter((t) => admits(patterns, t));
   }
 
   /** Runs one call on the source that offered it; the result is cut to MAX_RESULT_BYTES. */
