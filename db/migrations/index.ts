@@ -2,16 +2,20 @@
 // Importing them as text lets `bun build --compile` embed the migrations.
 import pg_0000_init from './postgres/0000_init.sql' with { type: 'text' };
 import pg_0001_persona_tools from './postgres/0001_persona_tools.sql' with { type: 'text' };
+import pg_0002_usage_request_id from './postgres/0002_usage_request_id.sql' with { type: 'text' };
 import sqlite_0000_init from './sqlite/0000_init.sql' with { type: 'text' };
 import sqlite_0001_persona_tools from './sqlite/0001_persona_tools.sql' with { type: 'text' };
+import sqlite_0002_usage_request_id from './sqlite/0002_usage_request_id.sql' with { type: 'text' };
 
 export const migrationSources: Record<'postgresql' | 'sqlite', Array<{ file: string; sql: string }>> = {
   postgresql: [
     { file: '0000_init.sql', sql: pg_0000_init },
     { file: '0001_persona_tools.sql', sql: pg_0001_persona_tools },
+    { file: '0002_usage_request_id.sql', sql: pg_0002_usage_request_id },
   ],
   sqlite: [
     { file: '0000_init.sql', sql: sqlite_0000_init },
     { file: '0001_persona_tools.sql', sql: sqlite_0001_persona_tools },
+    { file: '0002_usage_request_id.sql', sql: sqlite_0002_usage_request_id },
   ],
 };

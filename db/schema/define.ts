@@ -241,6 +241,8 @@ export function defineSchema(b: Builder) {
       estimated: b.bool('estimated'),
       status: b.enumText('status', ['ok', 'error', 'aborted']),
       latencyMs: b.int('latency_ms'),
+      // The chat request a call served: a scenario's lead and specialists are several rows of one request.
+      requestId: b.text('request_id'),
       createdAt: createdAt(),
     },
     (t) => [b.index('llm_usage_user_id_created_at_idx').on(t.userId, t.createdAt)],

@@ -303,6 +303,8 @@ for (const backend of testBackends()) {
       const rows = await s.stack.db.orm.select().from(t).where(eq(t.userId, id));
       const scenarioRows = rows.filter((row: any) => row.endpoint === '/api/v1/chat/gamemaster');
       expect(scenarioRows).toHaveLength(4);
+      // One request: the lead's row and the specialists' share its id (the answer's `id`).
+      expect(new Set(scenarioRows.map((row: any) => row.requestId))).toEqual(new Set([body.id]));
       expect(scenarioRows.reduce((n: number, row: any) => n + row.inputTokens, 0)).toBe(
         body.usage.prompt_tokens,
       );

@@ -485,6 +485,7 @@ export class ChatEngine {
             estimated: attempt.input === undefined,
             status: 'error',
             latencyMs: attempt.ms,
+            requestId: turn.requestId,
           });
           const next = candidates[i + 1]!;
           reasoning = `Fallback from ${turn.model.id} (${attempt.error!.label}): ${next.id}`;

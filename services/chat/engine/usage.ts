@@ -53,6 +53,7 @@ export class UsageLedger {
         estimated: ph('estimated'),
         status: ph('status'),
         latencyMs: ph('latencyMs'),
+        requestId: ph('requestId'),
         createdAt: ph('createdAt'),
       }),
     );
@@ -71,6 +72,7 @@ export class UsageLedger {
         estimated: e.estimated,
         status: e.status,
         latencyMs: Math.round(e.latencyMs),
+        requestId: e.requestId ?? null,
         createdAt: new Date(),
       });
     } catch (err) {
