@@ -933,6 +933,7 @@ describe('offline (local provider)', () => {
       'personality_traits',
       'capabilities',
       'preferred_model',
+      'tools',
       'is_active',
       'created_by',
       'created_at',

@@ -25,8 +25,7 @@ export function personaRoutes(ctx: ChatContext) {
     identity: Parameters<typeof requireUser>[0];
   }) => {
     const user = requireUser(identity);
-    const input = validate(CreatePersonaBody, requireObject(body));
-    checkPersonaFields(input);
+    const input = checkPersonaFields(validate(CreatePersonaBody, requireObject(body)));
     const row = await store.create(user, input);
     return jsonResponse({
       success: true,
@@ -100,8 +99,7 @@ export function personaRoutes(ctx: ChatContext) {
     })
     .put('/api/v0.2/personas/:persona_id', async ({ body, identity, params }) => {
       const user = requireUser(identity);
-      const input = validate(UpdatePersonaBody, requireObject(body));
-      checkPersonaFields(input);
+      const input = checkPersonaFields(validate(UpdatePersonaBody, requireObject(body)));
       const row = await store.update(user, params.persona_id, input);
       return jsonResponse({
         success: true,

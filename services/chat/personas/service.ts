@@ -20,6 +20,8 @@ export interface PersonaRow {
   personalityTraits: Record<string, unknown>;
   capabilities: Record<string, unknown>;
   preferredModel: string | null;
+  /** Tool names or globs this persona's chats may use; null: no list (the KB tools); `[]`: none. */
+  tools: string[] | null;
   isActive: boolean;
   createdBy: string;
   createdAt: Date;
@@ -54,6 +56,7 @@ export const MU_SEED: Omit<PersonaRow, 'id' | 'createdAt' | 'updatedAt'> = {
     'positive_reinforcement',
   ]),
   preferredModel: null,
+  tools: null,
   isActive: true,
   createdBy: 'system',
 };
@@ -70,6 +73,7 @@ export function personaJson(p: PersonaRow) {
     personality_traits: p.personalityTraits ?? {},
     capabilities: p.capabilities ?? {},
     preferred_model: p.preferredModel,
+    tools: p.tools ?? null,
     is_active: p.isActive,
     created_by: p.createdBy,
     created_at: p.createdAt.toISOString(),
@@ -86,6 +90,7 @@ export interface PersonaInput {
   personality_traits?: Record<string, unknown>;
   capabilities?: Record<string, unknown>;
   preferred_model?: string | null;
+  tools?: string[] | null;
   is_active?: boolean;
 }
 
@@ -253,6 +258,7 @@ export class PersonaStore {
       personalityTraits: input.personality_traits ?? {},
       capabilities: input.capabilities ?? {},
       preferredModel: input.preferred_model ?? null,
+      tools: input.tools ?? null,
       isActive: true,
       createdBy: user.id,
       createdAt: now,
@@ -292,6 +298,7 @@ export class PersonaStore {
     if (input.personality_traits !== undefined) set.personalityTraits = input.personality_traits;
     if (input.capabilities !== undefined) set.capabilities = input.capabilities;
     if (input.preferred_model !== undefined) set.preferredModel = input.preferred_model;
+    if (input.tools !== undefined) set.tools = input.tools;
     if (input.is_active !== undefined) set.isActive = input.is_active;
     try {
       await this.db.orm.update(this.p).set(set).where(eq(this.p.id, row.id));
