@@ -1,6 +1,6 @@
 /**
  * Copies the browser libraries the web UI serves from npm packages into `public/vendor/`, so pages never
- * load anything from a CDN (spec/web.md §1). Run `bun services/web/vendor.ts` after upgrading htmx.org;
+ * load anything from a CDN (spec/web.md §1). Run `bun services/web/vendor.ts` after upgrading one of them;
  * the copied files are committed. `--check` exits 1 when a committed copy differs from node_modules.
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -17,6 +17,15 @@ export interface VendoredFile {
 
 export const VENDORED: VendoredFile[] = [
   { from: 'node_modules/htmx.org/dist/htmx.min.js', to: 'public/vendor/htmx.min.js', pkg: 'htmx.org' },
+  // The 3D preview of the assets studio: an ES module with three.js bundled in.
+  {
+    from: 'node_modules/@google/model-viewer/dist/model-viewer.min.js',
+    to: 'public/vendor/model-viewer.min.js',
+    pkg: '@google/model-viewer',
+  },
+  // The usage page's chart.
+  { from: 'node_modules/uplot/dist/uPlot.iife.min.js', to: 'public/vendor/uPlot.iife.min.js', pkg: 'uplot' },
+  { from: 'node_modules/uplot/dist/uPlot.min.css', to: 'public/vendor/uPlot.min.css', pkg: 'uplot' },
 ];
 
 function header(pkg: string): string {
