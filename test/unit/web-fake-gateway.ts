@@ -4,6 +4,8 @@
  */
 
 import { parse as parseYaml } from 'yaml';
+import { checkPersonaTools } from '../../services/chat/personas/model.ts';
+import { HttpError } from '../../src/http/errors.ts';
 
 export interface FakeUser {
   id: string;
@@ -49,18 +51,24 @@ export class FakeGateway {
     id: string;
     name: string;
     description: string;
+    system_prompt: string;
     created_by: string;
     personality_traits: Record<string, boolean>;
+    tools: string[] | null;
   }> = [
     {
       id: 'persona-mu',
       name: 'Mu',
       description: 'A cheerful robot',
+      system_prompt: 'You are Mu.\n\n{tools_section}',
       created_by: 'system',
       personality_traits: { cheerful: true },
+      tools: null,
     },
   ];
   current = new Map<string, string>();
+  /** When set, persona creates and updates answer this instead (a service with stricter rules than the page). */
+  personaRefusal: { status: number; body: unknown } | null = null;
   keys: Array<Record<string, any> & { uid: string }> = [];
   requests: Recorded[] = [];
   /** Seconds the next access tokens live. */
@@ -336,15 +344,29 @@ export class FakeGateway {
       this.current.set(u.id, persona.id);
       return json({ success: true, persona_id: persona.id, persona_name: persona.name });
     }
+    // The chat service's own rule for `tools`, so the web UI meets the same 422s as against the real one.
+    const toolsOf = (v: unknown): { tools?: string[] | null; error?: Response } => {
+      if (this.personaRefusal) return { error: json(this.personaRefusal.body, this.personaRefusal.status) };
+      try {
+        return { tools: checkPersonaTools(v) };
+      } catch (err) {
+        if (err instanceof HttpError) return { error: json(err.body, err.status) };
+        throw err;
+      }
+    };
     if (p === '/api/v0.2/personas' && req.method === 'POST') {
       if (this.personas.some((x) => x.name.toLowerCase() === String(j.name).toLowerCase()))
         return json({ detail: `Persona name already exists: ${j.name}` }, 409);
+      const { tools, error } = toolsOf(j.tools);
+      if (error) return error;
       const persona = {
         id: crypto.randomUUID(),
         name: j.name,
         description: j.description,
+        system_prompt: j.system_prompt,
         created_by: u.id,
         personality_traits: {},
+        tools: tools ?? null,
       };
       this.personas.unshift(persona);
       return json({ success: true, persona });
@@ -352,6 +374,27 @@ export class FakeGateway {
     if (p === '/api/v0.2/personas')
       return json({ success: true, personas: this.personas, total: this.personas.length });
     const perM = /^\/api\/v0\.2\/personas\/(.+)$/.exec(p);
+    if (perM && req.method === 'GET') {
+      const persona = this.personas.find((x) => x.id === perM[1]);
+      if (!persona) return json({ detail: `Persona not found: ${perM[1]}` }, 404);
+      return json({ success: true, message: 'Persona retrieved successfully', persona });
+    }
+    if (perM && req.method === 'PUT') {
+      const persona = this.personas.find((x) => x.id === perM[1]);
+      if (!persona) return json({ detail: `Persona not found: ${perM[1]}` }, 404);
+      if (persona.created_by !== u.id) return json({ detail: 'Not allowed to modify this persona' }, 403);
+      const { tools, error } = toolsOf(j.tools);
+      if (error) return error;
+      if (
+        typeof j.name === 'string' &&
+        this.personas.some((x) => x !== persona && x.name.toLowerCase() === j.name.toLowerCase())
+      )
+        return json({ detail: `Persona name already exists: ${j.name}` }, 409);
+      for (const k of ['name', 'description', 'system_prompt'] as const)
+        if (typeof j[k] === 'string') persona[k] = j[k];
+      if (tools !== undefined) persona.tools = tools;
+      return json({ success: true, message: 'Persona updated successfully', persona });
+    }
     if (perM && req.method === 'DELETE') {
       const i = this.personas.findIndex((x) => x.id === perM[1]);
       if (i < 0) return json({ detail: `Persona not found: ${perM[1]}` }, 404);
