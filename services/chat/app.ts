@@ -13,6 +13,7 @@ import { openaiRoutes } from './openai-compat/index.ts';
 import { personaRoutes } from './personas/index.ts';
 import { toolRoutes } from './tools/index.ts';
 import { unifiedRoutes } from './unified/index.ts';
+import { usageRoutes } from './usage/index.ts';
 
 export function createChatApp(deps: ServiceDeps) {
   return buildChat(deps).app;
@@ -32,7 +33,8 @@ function buildChat(deps: ServiceDeps) {
     .use(personaRoutes(ctx))
     .use(modelRoutes(ctx))
     .use(openaiRoutes(ctx))
-    .use(toolRoutes(ctx));
+    .use(toolRoutes(ctx))
+    .use(usageRoutes(ctx));
   return { app, ctx };
 }
 

@@ -90,6 +90,7 @@ function chatRoutes(): ProxyRoute[] {
     r('GET', '/api/v1/chat/personas', 'U', 'chat', 'List personas', chat),
     r('POST', '/api/v1/chat/personas', 'U', 'chat', 'Create a persona', chat),
     r('GET', '/api/v1/chat/tools', 'U', 'chat', "Tools the caller's chats can use"),
+    r('GET', '/api/v1/chat/usage', 'U', 'chat', "The caller's chat tokens and cost per day"),
   ];
   for (const v of [
     'mcp-agent',
