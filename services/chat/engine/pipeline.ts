@@ -767,7 +767,7 @@ export class ChatEngine {
 
 /** A persona's `tools` list; null (no list) means the KB tools only. */
 function personaTools(persona: PersonaRow | null): string[] | null {
-  return (persona as (PersonaRow & { tools?: string[] | null }) | null)?.tools ?? null;
+  return persona?.tools ?? null;
 }
 
 /** A tool call as stored with the assistant message and shown in its conversation's history. */

@@ -39,7 +39,7 @@ export const ASSET_TOOL: OfferedTool = {
       },
       quality: { type: 'string', enum: QUALITIES, default: 'medium' },
     },
-    required: ['category', 'description'],
+    required: ['category', 'description', 'style'],
   },
 };
 
@@ -77,7 +77,8 @@ export class AssetTool implements ToolSource {
       description: a.description,
       preferences: { max_wait_time_ms: WAIT_MS },
     };
-    if (typeof a.style === 'string' && a.style.trim()) body.style = a.style;
+    // The asset service requires a style; a model that leaves it out gets a neutral one rather than a refusal.
+    body.style = typeof a.style === 'string' && a.style.trim() ? a.style : 'general';
     if (typeof a.quality === 'string') body.requirements = { quality: a.quality };
     const user = ctx.user;
     let res: Response;
