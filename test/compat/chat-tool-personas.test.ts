@@ -13,6 +13,7 @@ import { type StackHandle, startStack } from '../support/stack.ts';
 
 const ROOT = resolve(import.meta.dir, '../..');
 const FS_SERVER = join(ROOT, 'node_modules/.bin/mcp-server-filesystem');
+const FAKE = join(ROOT, 'test/fakes/mcp-stdio-server.ts');
 
 const offered = (body: any): string[] => ((body.tools ?? []) as any[]).map((t) => t.function.name).sort();
 const toolResults = (body: any): string[] =>
@@ -37,7 +38,13 @@ describe('persona tool lists', () => {
       env: {
         OPENAI_API_KEY: 'sk-personas',
         OPENAI_BASE_URL: oa.url,
-        GAIA_MCP_SERVERS: JSON.stringify({ mcpServers: { fs: { command: FS_SERVER, args: [files] } } }),
+        GAIA_MCP_SERVERS: JSON.stringify({
+          mcpServers: {
+            fs: { command: FS_SERVER, args: [files] },
+            fake: { command: process.execPath, args: [FAKE], timeout_ms: 1000 },
+            broken: { command: process.execPath, args: [FAKE, '--mode=exit'] },
+          },
+        }),
         // The OpenAI fake here speaks chat only: textures come from the offline provider.
         ASSET_PROVIDER_ORDER_TEXTURE: 'local',
       },
@@ -104,6 +111,8 @@ describe('persona tool lists', () => {
     const names = offered(oa.completions[0]!.body);
     expect(names.length).toBeGreaterThan(2);
     expect(names.every((n) => n.startsWith('fs__'))).toBe(true);
+    // The server that exits at once costs this chat nothing.
+    expect(names.some((n) => n.startsWith('broken__'))).toBe(false);
     expect(toolResults(oa.completions[1]!.body).at(-1)).toContain('notes.md');
     expect(toolResults(oa.completions[1]!.body).at(-1)).toContain('lore');
     expect(toolResults(oa.completions[2]!.body).at(-1)).toContain('The dragon sleeps under the mountain.');
@@ -169,6 +178,38 @@ describe('persona tool lists', () => {
     // Template text in arguments is passed on as written, never filled in.
     expect(JSON.stringify(mine)).toContain('mossy cobblestone {{user_id}}');
     expect((await as(jwtB, `/api/v1/assets/${result.asset_id}`)).status).toBe(404);
+  });
+
+  test('an MCP tool that hangs: the chat answers after the timeout with the error passed to the model', async () => {
+    const p = await persona('waiter', ['fake__hang']);
+    oa.reset();
+    oa.enqueue(
+      { chunks: [], toolCalls: [{ name: 'fake__hang', arguments: '{}' }] },
+      { chunks: ['It timed out.'] },
+    );
+    const started = Date.now();
+    const r = await as(jwtA, '/api/v1/chat', { message: 'Wait', model: 'gpt-4o-mini', persona_id: p });
+    expect(r.status).toBe(200);
+    expect((await r.json()).choices[0].message.content).toBe('It timed out.');
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1000);
+    expect(Date.now() - started).toBeLessThan(10_000);
+    const result = JSON.parse(toolResults(oa.completions[1]!.body).at(-1)!);
+    expect(typeof result.error).toBe('string');
+  });
+
+  test('a 5 MB MCP result reaches the model cut to 100 KB, ending in …[truncated]', async () => {
+    const p = await persona('hoarder', ['fake__big']);
+    oa.reset();
+    oa.enqueue(
+      { chunks: [], toolCalls: [{ name: 'fake__big', arguments: '{}' }] },
+      { chunks: ['Too much.'] },
+    );
+    const r = await as(jwtA, '/api/v1/chat', { message: 'Get it all', model: 'gpt-4o-mini', persona_id: p });
+    expect(r.status).toBe(200);
+    const content = toolResults(oa.completions[1]!.body).at(-1)!;
+    expect(content.endsWith('…[truncated]')).toBe(true);
+    expect(new TextEncoder().encode(content).length).toBeLessThanOrEqual(100 * 1024);
+    expect(new TextEncoder().encode(content).length).toBeGreaterThan(99 * 1024);
   });
 
   test('GET /api/v1/chat/tools lists every source the caller can use', async () => {
