@@ -4,7 +4,7 @@
  * who set DATABASE_AUTO_MIGRATE=false run it once per release. `seed` only re-runs the idempotent seeds
  * and refuses to touch a database with pending migrations.
  * `grant-admin <email>` / `revoke-admin <email>` give or take the global `admin` role: no HTTP endpoint
- * writes roles (auth.md §6.5), so making an administrator is an operator's act.
+ * writes roles, so making an administrator is an operator's act.
  */
 
 import { and, eq } from 'drizzle-orm';

@@ -1,5 +1,5 @@
 /**
- * Opening the database (spec/data.md §1, §3): SQLite by default, PostgreSQL when DATABASE_URL says so.
+ * Opening the database: SQLite by default, PostgreSQL when DATABASE_URL says so.
  *
  * Services see one API for both: `db.orm` is typed as drizzle's PostgreSQL database over the PostgreSQL
  * tables, and `db.t` as those tables. On SQLite both are really the bun-sqlite ones; the query builder
@@ -249,7 +249,7 @@ export interface DbHealth {
   error?: string;
 }
 
-/** The `database` entry of `/health` (gateway.md §8): `SELECT 1` within `timeoutMs`. Never names the URL. */
+/** The `database` entry of `/health`: `SELECT 1` within `timeoutMs`. Never names the URL. */
 export async function dbHealth(db: Db, timeoutMs = 1500): Promise<DbHealth> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   try {

@@ -1,5 +1,5 @@
 /**
- * The migrator (spec/data.md §3). Every process that opens the database runs it:
+ * The migrator. Every process that opens the database runs it:
  *   1. take a lock (`pg_advisory_lock` on a fixed key; `BEGIN IMMEDIATE` in SQLite), so concurrent
  *      starters wait and then find nothing to do;
  *   2. check that every applied migration's checksum still matches its file;

@@ -1,5 +1,5 @@
 /**
- * Seed data (spec/data.md §4, auth.md §8), run by the migrator after every migration run, inside its lock
+ * Seed data, run by the migrator after every migration run, inside its lock
  * and one transaction. Idempotent: a second run changes nothing; rows an operator edited are left alone
  * (only the dev key is re-activated, as the spec asks).
  */

@@ -1,5 +1,5 @@
 /**
- * Typed configuration, read and validated once at start (spec/data.md §7).
+ * Typed configuration, read and validated once at start.
  * This is the only module that reads the environment: everything else receives a `Config`.
  * A bad value throws a ConfigError naming the variable; secrets never appear in messages.
  */

@@ -1,5 +1,5 @@
 /**
- * Service lifecycle on the bus (spec/data.md §6): `gaia.service.health` with `starting` at boot,
+ * Service lifecycle on the bus: `gaia.service.health` with `starting` at boot,
  * `healthy`/`degraded` every 30 s and `stopping` at shutdown; `gaia.service.ready` once a service
  * serves. Publishing is fire-and-forget: a bus outage never stops a service.
  */

@@ -1,5 +1,5 @@
 /**
- * The all-in-one stack (DESIGN.md §1): one process, the gateway and the web UI listening, every other
+ * The all-in-one stack: one process, the gateway and the web UI listening, every other
  * service mounted in-process unless its `<SVC>_SERVICE_URL` says to call it over HTTP.
  * `bun run dev`, the container and the test harness all start Gaia through here.
  */

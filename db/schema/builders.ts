@@ -1,5 +1,5 @@
 /**
- * The two dialect builders behind `defineSchema(b)` (spec/data.md §1).
+ * The two dialect builders behind `defineSchema(b)`.
  *
  * `defineSchema` is written once against `Builder`, whose type is the PostgreSQL builder's type. The SQLite
  * builder produces the same logical columns with SQLite storage classes and is cast to that type, so one

@@ -1,5 +1,5 @@
 /**
- * Every table of spec/data.md §2, declared once for both dialects (see builders.ts).
+ * Every table Gaia stores, declared once for both dialects (see builders.ts).
  *
  * Property names are the camelCase of the spec's snake_case SQL names. Timestamps are set by the app, never
  * by the database: creation times and `updated_at` get a `$defaultFn` so inserts may omit them, and

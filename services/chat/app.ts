@@ -1,5 +1,5 @@
 /**
- * The chat service (spec/chat.md): LLM chat in every client family, conversations, personas, the provider
+ * The chat service: LLM chat in every client family, conversations, personas, the provider
  * and model registry, and usage accounting, composed from its feature plugins on the service kernel.
  */
 

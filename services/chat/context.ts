@@ -61,7 +61,7 @@ export function createChatContext(deps: ServiceDeps, kernel: ServiceKernel): Cha
   return { deps, kernel, conversations, personas, providers, sessions, usage, engine, tools, mcp };
 }
 
-/** The `X-Request-Id` the gateway assigned, echoed on chat responses (spec/chat.md §0). */
+/** The `X-Request-Id` the gateway assigned, echoed on chat responses. */
 export function requestIdHeader(rid: string | undefined): Record<string, string> {
   return rid ? { 'x-request-id': rid } : {};
 }

@@ -1,4 +1,4 @@
-/** The message bus (spec/data.md §6): pick a transport with createBus, program against Bus. */
+/** The message bus: pick a transport with createBus, program against Bus. */
 import { MemoryBus } from './memory.ts';
 import { NatsBus } from './nats.ts';
 import type { Bus, BusLogger } from './types.ts';

@@ -1,5 +1,5 @@
 /**
- * The in-process bus (spec/data.md §6 "In-process semantics"): the default when NATS_URL is unset, and what
+ * The in-process bus: the default when NATS_URL is unset, and what
  * tests use. It deliberately behaves like core NATS, so code that works here works on NATS: asynchronous
  * delivery, a private JSON copy per subscriber, no replay, queue groups, private-inbox request/reply.
  */

@@ -1,5 +1,5 @@
 /**
- * The bus over core NATS (spec/data.md §6), used when NATS_URL is set. A service must start, and keep
+ * The bus over core NATS, used when NATS_URL is set. A service must start, and keep
  * running, while NATS is down: `create()` waits only briefly for the first connection, subscriptions made
  * before it are sent once connected, and publishes made while disconnected are held in a bounded buffer.
  */

@@ -1,5 +1,5 @@
 /**
- * What may go on the bus (spec/data.md §6), shared by both transports so they reject exactly the same things:
+ * What may go on the bus, shared by both transports so they reject exactly the same things:
  * subject syntax and matching, and the JSON payload codec.
  */
 import type { BusPayload } from './types.ts';

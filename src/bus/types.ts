@@ -1,5 +1,5 @@
 /**
- * The bus contract (spec/data.md §6): one interface, two transports with the same semantics.
+ * The bus contract: one interface, two transports with the same semantics.
  * Subjects are `.`-separated tokens; subscriptions may use `*` (one token) and `>` (one or more trailing).
  */
 export type BusPayload = Record<string, unknown>;

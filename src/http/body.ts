@@ -1,5 +1,5 @@
 /**
- * JSON body reading shared by every service (spec/gateway.md §7, §13): JSON is parsed whatever the
+ * JSON body reading shared by every service: JSON is parsed whatever the
  * Content-Type says (Unity clients mislabel it), only multipart is refused, a UTF-8 BOM is skipped,
  * invalid JSON or UTF-8 is a 400, and prototype-polluting keys never survive parsing.
  */

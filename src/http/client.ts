@@ -153,7 +153,7 @@ export function httpClient(opts: ClientOptions, baseUrl: string): ServiceClient 
           body: request.body,
           signal,
           redirect: 'manual',
-          // Service hops are never compressed (gateway.md §12): pass bytes through as they come.
+          // Service hops are never compressed: pass bytes through as they come.
           decompress: false,
           // Bun streams request bodies; `duplex` is required by the fetch spec for that.
           duplex: 'half',

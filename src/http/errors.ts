@@ -1,5 +1,5 @@
 /**
- * The error envelope of spec/gateway.md §7: `{"detail": "..."}`, plus `errors` on 422.
+ * The error envelope every Gaia service answers with: `{"detail": "..."}`, plus `errors` on 422.
  * Throw HttpError anywhere in a service; the service kernel turns it into a response.
  */
 export interface FieldError {
@@ -54,7 +54,7 @@ export function validationError(errors: FieldError[], detail = 'Invalid request 
 
 export const notFound = (detail = 'Not Found'): HttpError => new HttpError(404, detail);
 
-/** `type`/`code` of Gaia-made errors on the OpenAI-compatible `/v1/*` surface (gateway.md §3.8). */
+/** `type`/`code` of Gaia-made errors on the OpenAI-compatible `/v1/*` surface. */
 export function openAiErrorKind(status: number): { type: string; code: string } {
   if (status === 401) return { type: 'authentication_error', code: 'invalid_api_key' };
   if (status === 403) return { type: 'permission_error', code: 'forbidden' };

@@ -1,5 +1,5 @@
 /**
- * The signed identity the gateway passes to services (spec/gateway.md §5): a 60 s HS256 JWT in
+ * The signed identity the gateway passes to services: a 60 s HS256 JWT in
  * `X-Gaia-Identity`. Services trust nothing else about the caller.
  *
  * This token is minted and checked on every forwarded request, so it is done synchronously with Bun's
@@ -19,9 +19,9 @@ export interface Identity {
   admin: boolean;
   session_id?: string | null;
   key_id?: string | null;
-  /** Request id (gateway.md §12). */
+  /** Request id. */
   rid: string;
-  /** Client address (gateway.md §10). */
+  /** Client address. */
   ip: string;
 }
 

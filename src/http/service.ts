@@ -98,7 +98,7 @@ export function createServiceApp({ name, deps, health }: ServiceAppOptions) {
       else if (code === 'PARSE') err = new HttpError(400, 'Invalid JSON body');
       else if (code === 'VALIDATION') err = new HttpError(422, 'Invalid request body', { errors: [] });
       else return toErrorResponse(error, log, request.headers.get('x-request-id') ?? undefined, request.url);
-      // The OpenAI SDKs read `error`; kernel-made errors on /v1 carry it too (chat.md §1.6).
+      // The OpenAI SDKs read `error`; kernel-made errors on /v1 carry it too.
       return (isOpenAiPath(new URL(request.url).pathname) ? withOpenAiEnvelope(err) : err).toResponse();
     })
     .get('/health', async () => {
@@ -123,7 +123,7 @@ export function createServiceApp({ name, deps, health }: ServiceAppOptions) {
     .derive({ as: 'global' }, ({ request, path }): { identity: Identity } => {
       const identity = verifyIdentitySync(config.internalSecret, request.headers.get(IDENTITY_HEADER));
       if (identity) return { identity };
-      // A global hook reaches every route, wherever it was registered; health needs no identity (§8).
+      // A global hook reaches every route, wherever it was registered; health needs no identity.
       if (path === '/health' && (request.method === 'GET' || request.method === 'HEAD'))
         return { identity: { auth_type: 'anonymous', admin: false, rid: '', ip: '' } };
       throw new HttpError(401, 'Missing or invalid internal identity');

@@ -1,5 +1,5 @@
 /**
- * Server-sent events the way Gaia's clients read them (spec/chat.md §0, §2.1): `data: <payload>\n\n`,
+ * Server-sent events the way Gaia's clients read them: `data: <payload>\n\n`,
  * payloads in Python's json.dumps style, optional `: ping` heartbeats, back-pressure, and an AbortSignal
  * that fires when the client goes away so the producer can stop the provider and save what it has.
  */

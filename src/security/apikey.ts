@@ -1,5 +1,5 @@
 /**
- * API keys (spec/auth.md §6): stored and looked up only as the lower-case hex SHA-256 of the key's bytes,
+ * API keys: stored and looked up only as the lower-case hex SHA-256 of the key's bytes,
  * so no raw key is ever compared (no timing oracle) and old Python-era hashes keep working.
  */
 import type { GaiaEnv } from '../config.ts';
@@ -11,7 +11,7 @@ export function hashApiKey(key: string): string {
   return new Bun.CryptoHasher('sha256').update(key).digest('hex');
 }
 
-/** Printable ASCII, 1–256 characters: anything else is invalid without a lookup (auth.md §6.3). */
+/** Printable ASCII, 1–256 characters: anything else is invalid without a lookup. */
 export function isPlausibleApiKey(key: string): boolean {
   return key.length > 0 && key.length <= 256 && /^[\x21-\x7e]+$/.test(key);
 }

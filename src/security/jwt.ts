@@ -1,5 +1,5 @@
 /**
- * Verification of user JWTs (spec/auth.md §5.2–5.3), shared by the gateway and auth's `validate`.
+ * Verification of user JWTs, shared by the gateway and auth's `validate`.
  * HS256 under any configured secret; ES256/RS256 under a JWKS key when JWKS is enabled. Revocation
  * (rule 7) is the caller's business, because only it holds the revoked sets.
  */
@@ -35,7 +35,7 @@ export interface JwtVerifierOptions {
 
 const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
 
-/** Three base64url segments: the gateway's test for "JWT candidate" (gateway.md §4). */
+/** Three base64url segments: the gateway's test for "JWT candidate". */
 export function looksLikeJwt(value: string): boolean {
   return JWT_SHAPE.test(value);
 }

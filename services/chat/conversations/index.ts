@@ -1,5 +1,5 @@
 /**
- * `/api/v1/conversations` and `/api/v0.3/conversations` (spec/chat.md §4.2, §4.3). Both families see the same
+ * `/api/v1/conversations` and `/api/v0.3/conversations`. Both families see the same
  * rows; every `{id}` route is 404 for a missing, malformed, deleted or foreign id.
  */
 import { Elysia } from 'elysia';
@@ -17,7 +17,7 @@ import {
   titleParam,
 } from './model.ts';
 
-/** An empty body is a valid create (§8 #26); anything else must be an object. */
+/** An empty body is a valid create; anything else must be an object. */
 const bodyOrEmpty = (body: unknown) => (body === null || body === undefined ? {} : body);
 
 export function conversationRoutes(ctx: ChatContext) {

@@ -1,5 +1,5 @@
 /**
- * Conversation request schemas and response objects (spec/chat.md §4.2, §4.3).
+ * Conversation request schemas and response objects.
  */
 import { t } from 'elysia';
 import { HttpError } from '../../../src/http/errors.ts';
@@ -40,7 +40,7 @@ export function messageJson(m: MessageRow) {
 const queryError = (name: string, message: string) =>
   new HttpError(422, 'Invalid request body', { errors: [{ path: `query.${name}`, message }] });
 
-/** A strict non-negative integer query parameter; `abc`, `1.5` and negatives are 422 (§8 #26). */
+/** A strict non-negative integer query parameter; `abc`, `1.5` and negatives are 422. */
 export function intParam(
   query: Record<string, string | undefined>,
   name: string,

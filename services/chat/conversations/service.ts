@@ -1,5 +1,5 @@
 /**
- * Conversations and their messages (spec/chat.md §4): ownership, soft delete, literal search, titles and
+ * Conversations and their messages: ownership, soft delete, literal search, titles and
  * previews. A conversation that is missing, malformed, deleted or another user's is the same "not found"
  * everywhere, so ids never leak across users.
  */
@@ -74,7 +74,7 @@ export function codePoints(s: string, n: number): string {
   return points.length > n ? points.slice(0, n).join('') : s;
 }
 
-/** Title from a first message (§4.4): trimmed, whitespace runs collapsed, 50 code points then `...`. */
+/** Title from a first message: trimmed, whitespace runs collapsed, 50 code points then `...`. */
 export function titleFromMessage(message: string): string {
   const clean = message.trim().replace(/\s+/g, ' ');
   if (clean === '') return DEFAULT_TITLE;
@@ -84,7 +84,7 @@ export function titleFromMessage(message: string): string {
 
 export const previewOf = (text: string): string => codePoints(text, 100);
 
-/** `%`, `_` and `\` are literal in search needles, in both dialects (data.md §1 "Text"). */
+/** `%`, `_` and `\` are literal in search needles, in both dialects. */
 function likeNeedle(q: string): string {
   return `%${q.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
 }
@@ -95,7 +95,7 @@ export type NewMessage = Omit<MessageRow, 'seq' | 'createdAt' | 'id' | 'toolCall
   toolCalls?: StoredToolCall[] | null;
 };
 
-/** What a turn needs of an existing conversation's messages (§1.1 step 6, §4.4), from one read. */
+/** What a turn needs of an existing conversation's messages, from one read. */
 export interface TurnState {
   /** Prompt history: complete or partial, non-empty, not system, oldest first. */
   history: { role: 'user' | 'assistant'; content: string }[];
@@ -300,7 +300,7 @@ export class ConversationStore {
     await q.execute({ now: new Date(), preview: previewOf(preview), id: conversationId });
   }
 
-  /** A conversation created by POST without a title takes it from its first chat message (§4.4). */
+  /** A conversation created by POST without a title takes it from its first chat message. */
   /** `userMessages`: the count of stored user messages when the caller has it (`turnState`). */
   async titleFromFirstMessage(conv: ConversationRow, message: string, userMessages?: number): Promise<void> {
     if (conv.titleLocked || conv.title !== DEFAULT_TITLE) return;
@@ -319,12 +319,12 @@ export class ConversationStore {
       .where(eq(this.t.conversations.id, conv.id));
   }
 
-  // ── Chat hot path (§1.1 steps 5, 6 and 8) ─────────────────────────────────────────────────────────────
+  // ── Chat hot path ─────────────────────────────────────────────────────────────
 
   /**
    * History, highest `seq` and user-message count of a conversation in one read, taken once per turn under
    * the conversation lock (why: it replaces a history query per provider attempt, two `max(seq)` queries and
-   * the first-message count of §4.4).
+   * the first-message count the title rule needs).
    */
   async turnState(conversationId: string): Promise<TurnState> {
     const m = this.t.chatMessages;
@@ -342,7 +342,7 @@ export class ConversationStore {
     for (const r of rows) {
       if (r.seq > lastSeq) lastSeq = r.seq;
       if (r.role === 'user') userMessages++;
-      // Prompt history leaves out failed (`error`), empty and system messages (§1.1 step 6).
+      // Prompt history leaves out failed (`error`), empty and system messages.
       if (r.status === 'error' || r.content === '' || r.role === 'system') continue;
       history.push({ role: r.role, content: r.content });
     }
@@ -397,7 +397,7 @@ export class ConversationStore {
   }
 
   /**
-   * Step 5 for a new conversation: the conversation (titled from the message, unlocked, §4.4) and its first
+   * Step 5 for a new conversation: the conversation (titled from the message, unlocked) and its first
    * message. Its `updated_at` is the message's time already, so no separate touch.
    */
   async startConversation(

@@ -1,5 +1,5 @@
 /**
- * Serializes requests to one conversation (spec/chat.md §8 #20): they run in arrival order, so the second
+ * Serializes requests to one conversation: they run in arrival order, so the second
  * sees the first exchange in its history. A wait past the timeout is a 409 before any stream starts.
  * The queue lives in this chat instance; requests for one conversation reach one instance per user session
  * in practice, and the per-conversation `seq` unique index keeps storage consistent if they do not.

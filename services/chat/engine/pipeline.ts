@@ -1,5 +1,5 @@
 /**
- * The pipeline every chat request goes through (spec/chat.md §1.1), independent of wire format:
+ * The pipeline every chat request goes through, independent of wire format:
  *
  *   prepare()  validate → conversation → persona → model → persist the user message   (errors are plain JSON)
  *   run()      prompt → provider call with timeouts, tools and fallback → persist the assistant message
@@ -66,9 +66,9 @@ export interface RunHooks {
 }
 
 export type HistoryMode =
-  /** §1.1: `id` null creates a conversation. */
+  /** A stored conversation; `id` null creates one. */
   | { kind: 'conversation'; id: string | null }
-  /** §7.2 in-memory history; `limit` keeps only the last n messages (ultrafast-redis: 10). */
+  /** The legacy in-memory session history; `limit` keeps only the last n messages (ultrafast-redis: 10). */
   | { kind: 'session'; limit?: number }
   /** Stateless (`/v1`, `ultrafast`): the prompt is exactly these messages plus the caller's system text. */
   | { kind: 'none'; messages?: PromptMessage[]; system?: string };
@@ -94,7 +94,7 @@ export interface TurnRequest {
   extra?: Record<string, unknown>;
   enableFallback: boolean;
   directives: boolean;
-  /** Scenario block appended after the persona prompt (§7 scenario variants). */
+  /** Scenario block appended after the persona prompt (the scenario variants). */
   scenario?: string;
   /** Run the persona's tools (the unified family and the tool-using legacy variants). */
   tools: boolean;
@@ -122,7 +122,7 @@ export interface PreparedTurn {
   warnings: string[];
   conversation: ConversationRow | null;
   userMessage: MessageRow | null;
-  /** The conversation's stored history before this turn (§1.1 step 6), read once under the lock. */
+  /** The conversation's stored history before this turn, read once under the lock. */
   history: PromptMessage[];
   release: () => void;
 }
@@ -205,7 +205,7 @@ interface AttemptOutcome {
 export class ChatEngine {
   constructor(private readonly d: EngineDeps) {}
 
-  /** Steps 1–5 of §1.1. Everything thrown here is an ordinary JSON error and nothing was stored. */
+  /** Validation, conversation, persona, model, and the stored user message. Everything thrown here is an ordinary JSON error and nothing was stored. */
   async prepare(req: TurnRequest): Promise<PreparedTurn> {
     const { config, locks } = this.d;
     const startedAt = performance.now();
@@ -298,7 +298,7 @@ export class ChatEngine {
           costUsd: null,
         };
         if (!conversation) {
-          // Titled from its first message but left unlocked: only an explicit title is locked (§4.4).
+          // Titled from its first message but left unlocked: only an explicit title is locked.
           // A new conversation has no history to read and its first message is seq 1.
           const started = await conversations.startConversation(user.id, titleFromMessage(req.message), msg);
           conversation = started.conversation;
@@ -681,7 +681,7 @@ export class ChatEngine {
       finishReason = o.pending.length ? 'tool_calls' : o.finish === 'length' ? 'length' : 'stop';
     }
 
-    // Provider counts when reported (streams included); otherwise ⌈characters / 4⌉, flagged (§6.5).
+    // Provider counts when reported (streams included); otherwise ⌈characters / 4⌉, flagged.
     const estimated = o.input === undefined || o.output === undefined;
     const leadInput = o.input ?? Math.ceil(o.promptChars / 4);
     const leadOutput = o.output ?? estimateTokens(o.text);
@@ -705,7 +705,7 @@ export class ChatEngine {
       requestId: turn.requestId,
     };
     let messageId: string | null = null;
-    // A failure before any text stores no assistant message (§8 #13); an empty complete answer is stored (#19).
+    // A failure before any text stores no assistant message; an empty complete answer is stored (#19).
     if (turn.conversation && status !== 'failed') {
       const conversationId = turn.conversation.id;
       // Message, preview and usage row are one commit on SQLite (see Statements.group), written before the

@@ -1,11 +1,11 @@
 /**
- * Prompt assembly (spec/chat.md §1.1 step 6, §5.4): the persona's system prompt with its tools section, the
+ * Prompt assembly: the persona's system prompt with its tools section, the
  * directive block for v0.3 clients, scenario blocks, and history trimmed to the model's context.
  */
 import type { PromptMessage, ToolDef } from '../providers/types.ts';
 import type { OfferedTool } from '../tools/types.ts';
 
-/** 4 characters ≈ 1 token (§1.1). */
+/** 4 characters ≈ 1 token. */
 export const estimateTokens = (text: string): number => Math.ceil(text.length / 4);
 
 export const DIRECTIVE_BLOCK = [

@@ -1,5 +1,5 @@
 /**
- * Model selection (spec/chat.md §6.3, v0.2 options of §1.4) and fallback targets (§6.4).
+ * Model selection (including the v0.2 request's options) and fallback targets.
  * Families differ only in what an unknown model or provider means: an error (v0.2, legacy), a warning
  * (`/api/v1/chat`, which the Python platform let ignore both), or nothing (`/api/v0.3/chat`).
  */
@@ -33,7 +33,7 @@ export interface Selection {
 
 const CHEAP_PRIORITIES = new Set(['speed', 'cost', 'vr']);
 
-/** Providers in the §6.3 step 5 order: DEFAULT_LLM_PROVIDER first, then claude, openai, local. */
+/** Providers in the order automatic selection tries them: DEFAULT_LLM_PROVIDER first, then claude, openai, local. */
 export function providerOrder(chat: Config['chat'], registry: ModelRegistry): ProviderId[] {
   const order: ProviderId[] = [];
   const pref = chat.defaultProvider?.toLowerCase();
@@ -133,7 +133,7 @@ export async function selectModel(
   throw new HttpError(400, `No configured model has capabilities: ${caps.join(', ')}`);
 }
 
-/** §6.4: the default model of each other configured provider, once each; `local` only if it was the choice. */
+/** Fallback targets: the default model of each other configured provider, once each; `local` only if it was the choice. */
 export async function fallbackTargets(
   chat: Config['chat'],
   registry: ModelRegistry,

@@ -1,5 +1,5 @@
 /**
- * The legacy in-memory session history (spec/chat.md §7.2): one per user per chat instance, at most
+ * The legacy in-memory session history: one per user per chat instance, at most
  * CHAT_SESSION_MAX_MESSAGES, gone after 24 h idle or a restart, never written to the conversation tables.
  */
 

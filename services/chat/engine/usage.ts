@@ -1,5 +1,5 @@
 /**
- * The `llm_usage` ledger (spec/chat.md §6.5): one row per provider attempt, stateless `/v1` calls, failures
+ * The `llm_usage` ledger: one row per provider attempt, stateless `/v1` calls, failures
  * and aborted streams included. A ledger write failure is logged, never surfaced: the chat itself succeeded.
  */
 import { and, eq, isNotNull, sql } from 'drizzle-orm';

@@ -1,6 +1,6 @@
 /**
  * `/api/v0.2/chat`, `/api/v0.2/chat/stream`, `/api/v1/chat/completions` and the legacy v1 variants, status,
- * history and reload-prompt routes (spec/chat.md §1.4, §1.5, §7).
+ * history and reload-prompt routes.
  */
 import { Elysia } from 'elysia';
 import { isPlainObject } from '../../../src/http/body.ts';
@@ -117,7 +117,7 @@ export function legacyRoutes(ctx: ChatContext) {
     )
     .post('/api/v1/chat/completions', ({ body, identity, request }) => {
       const user = requireUser(identity);
-      // The OpenAI `messages` form is the true OpenAI surface; `message` is the old ChatRequest (§1.5).
+      // The OpenAI `messages` form is the true OpenAI surface; `message` is the old ChatRequest.
       if (isPlainObject(body) && Array.isArray(body.messages))
         return handleOpenAICompletion(ctx, {
           user,

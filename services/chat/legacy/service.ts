@@ -1,5 +1,5 @@
 /**
- * The multi-provider family (`/api/v0.2/chat`) and the legacy v1 variants (spec/chat.md §1.4, §1.5, §7):
+ * The multi-provider family (`/api/v0.2/chat`) and the legacy v1 variants:
  * every old path runs on the same engine; only the request mapping and the response shape differ.
  */
 import type { Config } from '../../../src/config.ts';
@@ -28,7 +28,7 @@ export function turnFromChatRequest(
     user,
     endpoint,
     message: req.message,
-    // With a conversation id the §1.1 rules apply; otherwise the in-memory session (§7.2).
+    // With a conversation id the stored-conversation rules apply; otherwise the in-memory session.
     history:
       req.conversation_id !== undefined && req.conversation_id !== null
         ? { kind: 'conversation', id: conv }
@@ -54,7 +54,7 @@ export function turnFromChatRequest(
   };
 }
 
-/** `ChatResponse` of §1.4. */
+/** The v0.2 `ChatResponse`. */
 export function chatResponseJson(_turn: PreparedTurn, r: TurnResult) {
   return {
     response: r.text,
@@ -68,7 +68,7 @@ export function chatResponseJson(_turn: PreparedTurn, r: TurnResult) {
   };
 }
 
-/** Shape A of §7.1: an OpenAI completion with real token counts. */
+/** The legacy variants' shape A: an OpenAI completion with real token counts. */
 export function shapeA(turn: PreparedTurn, r: TurnResult) {
   return {
     id: turn.requestId,

@@ -1,5 +1,5 @@
 /**
- * Provider and model endpoints (spec/chat.md §6.7). Only configured providers and their models appear.
+ * Provider and model endpoints. Only configured providers and their models appear.
  */
 import { Elysia } from 'elysia';
 import { HttpError, jsonResponse } from '../../../src/http/errors.ts';

@@ -1,5 +1,5 @@
 /**
- * The model registry (spec/chat.md §6.2): which models exist, which provider serves each, their context and
+ * The model registry: which models exist, which provider serves each, their context and
  * output limits, capabilities and prices (USD per million tokens). Only models of configured providers are
  * visible. `GAIA_MODELS_FILE` adds or overrides entries; an OpenAI-compatible server's own model list
  * (`OPENAI_MODELS`, else its `GET /models`, cached 5 minutes) replaces the built-in OpenAI list.
@@ -142,7 +142,7 @@ export const BUILTIN_MODELS: ModelInfo[] = [
   },
 ];
 
-/** Retired ids old clients still send (§6.2). */
+/** Retired ids old clients still send. */
 export const BUILTIN_ALIASES: Record<string, string> = {
   'claude-3-haiku-20240307': 'claude-haiku-4-5',
   'claude-3-5-haiku-20241022': 'claude-haiku-4-5',
@@ -348,7 +348,7 @@ export class ModelRegistry {
   }
 }
 
-/** `cost_usd` of §6.5, rounded to 8 decimals. */
+/** A call's `cost_usd`, rounded to 8 decimals. */
 export function costUsd(
   m: Pick<ModelInfo, 'inputPrice' | 'outputPrice'>,
   input: number,

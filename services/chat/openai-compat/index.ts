@@ -1,7 +1,7 @@
 /**
- * `/v1/chat/completions`, `/v1/models`, `/v1/models/{id}` (spec/chat.md §1.6, §2.5): what the official
+ * `/v1/chat/completions`, `/v1/models`, `/v1/models/{id}`: what the official
  * OpenAI SDKs need with `baseURL: "<gateway>/v1"`. Also serves the `messages` form of the legacy
- * `/api/v1/chat/completions` (§1.5), where `model` is optional.
+ * `/api/v1/chat/completions`, where `model` is optional.
  */
 import { Elysia } from 'elysia';
 import { jsonResponse } from '../../../src/http/errors.ts';

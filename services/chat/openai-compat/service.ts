@@ -1,5 +1,5 @@
 /**
- * The OpenAI Chat Completions surface (spec/chat.md §1.6): stateless, no fallback, the named model answers.
+ * The OpenAI Chat Completions surface: stateless, no fallback, the named model answers.
  * Bad requests are 400 (OpenAI's convention) and every error carries both envelopes, `detail` for Gaia
  * clients and `error` for the SDKs.
  *

@@ -1,5 +1,5 @@
 /**
- * Persona endpoints of spec/chat.md §5.5 (v1 and v0.2 families). Static segments (`current`, `set`,
+ * Persona endpoints (v1 and v0.2 families). Static segments (`current`, `set`,
  * `initialize-default`) are declared before `:persona_id` so they are never read as ids.
  */
 import { Elysia } from 'elysia';

@@ -1,5 +1,5 @@
 /**
- * Persona request schemas (spec/chat.md §5.1). JSON object fields are capped at 16 KiB serialized.
+ * Persona request schemas. JSON object fields are capped at 16 KiB serialized.
  */
 import { t } from 'elysia';
 import { HttpError } from '../../../src/http/errors.ts';

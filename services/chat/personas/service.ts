@@ -1,5 +1,5 @@
 /**
- * Personas (spec/chat.md §5): one shared catalogue, each user's active choice, and the rules for who may
+ * Personas: one shared catalogue, each user's active choice, and the rules for who may
  * change what. The caller's persona falls back from their preference to the stored Mu to a built-in Mu, so
  * a chat never fails for want of a persona.
  */
@@ -30,7 +30,7 @@ export interface PersonaRow {
 
 const flags = (names: string[]) => Object.fromEntries(names.map((n) => [n, true]));
 
-/** Mu as seeded (data.md §4); also the unstored fallback with id `default` (§5.3 step 3). */
+/** Mu as seeded; also the unstored fallback with id `default`. */
 export const MU_SEED: Omit<PersonaRow, 'id' | 'createdAt' | 'updatedAt'> = {
   name: 'Mu',
   description:
@@ -205,7 +205,7 @@ export class PersonaStore {
     return (rows[0] as PersonaRow | undefined) ?? null;
   }
 
-  /** §5.3: the preference if that persona is active, else the active Mu, else the built-in Mu. */
+  /** The caller's active persona: the preference if that persona is active, else the active Mu, else the built-in Mu. */
   async current(userId: string): Promise<PersonaRow> {
     const pref = this.db.t.userPersonaPreferences;
     const rows = await this.db.orm
@@ -220,7 +220,7 @@ export class PersonaStore {
   }
 
   /**
-   * The persona a chat request names (§1.1 step 3); must be active to chat with. Absent or `default`: the
+   * The persona a chat request names; must be active to chat with. Absent or `default`: the
    * caller's active persona, resolved as `current` does, with persona rows from the cache.
    */
   async forChat(userId: string, personaId: string | null | undefined): Promise<PersonaRow> {
@@ -276,7 +276,7 @@ export class PersonaStore {
     return row;
   }
 
-  /** Only the creator or an admin; seeded personas only admins (§5.5). */
+  /** Only the creator or an admin; seeded personas only admins. */
   private assertMayModify(user: User, row: PersonaRow): void {
     if (user.admin) return;
     if (row.createdBy !== 'system' && row.createdBy === user.id) return;

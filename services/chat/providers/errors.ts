@@ -1,5 +1,5 @@
 /**
- * Provider failures, normalized so the engine can decide on fallback (spec/chat.md §6.4) and tell clients
+ * Provider failures, normalized so the engine can decide on fallback and tell clients
  * something useful without ever leaking keys or provider URLs.
  */
 
@@ -17,19 +17,19 @@ export class ProviderError extends Error {
     super(message);
   }
 
-  /** Worth trying another provider (§6.4): connection, timeout, 401/403/408/409/429/5xx, broken streams. */
+  /** Worth trying another provider: connection, timeout, 401/403/408/409/429/5xx, broken streams. */
   get retryable(): boolean {
     if (this.kind === 'timeout' || this.kind === 'connection' || this.kind === 'stream') return true;
     if (this.kind !== 'http' || this.status === undefined) return false;
     return [401, 403, 408, 409, 429].includes(this.status) || this.status >= 500;
   }
 
-  /** The provider rejected the request itself (§6.4: 400/404/413/422 give the client a 400). */
+  /** The provider rejected the request itself (400/404/413/422 give the client a 400). */
   get rejected(): boolean {
     return this.kind === 'http' && [400, 404, 413, 422].includes(this.status ?? 0);
   }
 
-  /** `provider_error` or `provider_timeout`, as in the SSE error events (§2.1). */
+  /** `provider_error` or `provider_timeout`, as in the SSE error events. */
   get type(): 'provider_error' | 'provider_timeout' {
     return this.kind === 'timeout' ? 'provider_timeout' : 'provider_error';
   }

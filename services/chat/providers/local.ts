@@ -1,5 +1,5 @@
 /**
- * The `local` provider (spec/chat.md §6.6): a real, deterministic, offline responder that never pretends to
+ * The `local` provider: a real, deterministic, offline responder that never pretends to
  * be a language model. Every reply starts with `[gaia-local]` and is a pure function of the persona, the
  * prompt's user turns and the current message, so tests can see history carried over.
  */

@@ -1,7 +1,7 @@
 /**
  * The `openai` provider through the official SDK: OpenAI itself, or any OpenAI-compatible server (Ollama,
  * vLLM, llama.cpp, LM Studio) named by OPENAI_BASE_URL. The SDK's own retries are off: fallback between
- * providers is the engine's decision (§6.4), and a retry would hide the first failure from it.
+ * providers is the engine's decision, and a retry would hide the first failure from it.
  */
 import OpenAI from 'openai';
 import type { Config } from '../../../src/config.ts';

@@ -1,5 +1,5 @@
 /**
- * The configured providers of one chat instance and what is known about their health (§6.7): the outcome of
+ * The configured providers of one chat instance and what is known about their health: the outcome of
  * the most recent call or active check. Health is per instance, like the session history; it is advisory.
  */
 import type { Config } from '../../../src/config.ts';

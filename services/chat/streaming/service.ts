@@ -1,5 +1,5 @@
 /**
- * The four SSE families of spec/chat.md §2, byte for byte: unified (`/api/v1/chat`), clean (`/api/v0.3/chat`),
+ * The four SSE families, byte for byte as their clients parse them: unified (`/api/v1/chat`), clean (`/api/v0.3/chat`),
  * multi-provider (`/api/v0.2/chat`) and pure OpenAI (`/v1/chat/completions`). Each encoder turns the engine's
  * deltas and outcome into its family's events and terminators; `streamTurn` wires one to a response, with
  * heartbeats and client-disconnect handling from the kernel's SSE writer.
@@ -48,7 +48,7 @@ function routeType(r: TurnResult): 'direct' | 'kb_tools' | 'tools' {
   return r.toolSources.every((s) => s === 'kb') ? 'kb_tools' : 'tools';
 }
 
-/** `_metadata` of §1.2; `tools_used` only when tools ran, `warnings` only when non-empty. */
+/** The `_metadata` block of chat answers; `tools_used` only when tools ran, `warnings` only when non-empty. */
 export function metadataOf(turn: PreparedTurn, r: TurnResult, opts: { conversation?: boolean } = {}) {
   const meta: Record<string, unknown> = {
     route_type: routeType(r),
@@ -71,7 +71,7 @@ export function metadataOf(turn: PreparedTurn, r: TurnResult, opts: { conversati
   return meta;
 }
 
-/** §2.2: metadata → chunks → final chunk with usage and `_metadata` → done → [DONE]. */
+/** Unified: metadata → chunks → final chunk with usage and `_metadata` → done → [DONE]. */
 function unifiedEncoder(w: SseWriter, turn: PreparedTurn): Encoder {
   const created = unix();
   let model = turn.model.id;
@@ -114,7 +114,7 @@ function unifiedEncoder(w: SseWriter, turn: PreparedTurn): Encoder {
 
 /**
  * Holds back text from an opening `{"m"` until its matching `}` (or 2,000 characters), so a game directive
- * never straddles two `content` events (§2.3).
+ * never straddles two `content` events.
  */
 export class DirectiveBuffer {
   private pending = '';
@@ -187,7 +187,7 @@ function closingBrace(s: string, start: number): number {
 }
 
 /**
- * §2.3: metadata (model "unified-chat") → content → [error] → done → [DONE]. Tool events only when the client
+ * Clean (v0.3): metadata (model "unified-chat") → content → [error] → done → [DONE]. Tool events only when the client
  * asked for them: game clients scanning for `content` events must see nothing new.
  */
 function cleanEncoder(w: SseWriter, turn: PreparedTurn, toolEvents: boolean): Encoder {
@@ -231,7 +231,7 @@ function cleanEncoder(w: SseWriter, turn: PreparedTurn, toolEvents: boolean): En
 
 export const chatcmplId = () => `chatcmpl-${crypto.randomUUID().replaceAll('-', '')}`;
 
-/** §2.4: chunks → one stop chunk with usage → one [DONE]. */
+/** Multi-provider (v0.2): chunks → one stop chunk with usage → one [DONE]. */
 function multiEncoder(w: SseWriter, turn: PreparedTurn): Encoder {
   const id = chatcmplId();
   const created = unix();
@@ -262,7 +262,7 @@ function multiEncoder(w: SseWriter, turn: PreparedTurn): Encoder {
 }
 
 /**
- * §2.5: role chunk → content and tool-call chunks → finish chunk → (include_usage) usage chunk → [DONE].
+ * Pure OpenAI: role chunk → content and tool-call chunks → finish chunk → (include_usage) usage chunk → [DONE].
  * Tool calls are forwarded fragment by fragment as the model streams them; a call's first chunk carries its
  * id, type and name, later ones only more of the arguments, which is how the SDKs' accumulators expect them.
  */

@@ -1,5 +1,5 @@
 /**
- * `POST /api/v1/chat` (unified) and `POST /api/v0.3/chat` (clean, Unity), spec/chat.md §1.2, §1.3, §2.2, §2.3.
+ * `POST /api/v1/chat` (unified) and `POST /api/v0.3/chat` (clean, Unity).
  */
 import { Elysia } from 'elysia';
 import { jsonResponse } from '../../../src/http/errors.ts';

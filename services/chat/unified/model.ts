@@ -1,6 +1,6 @@
 /**
- * Request schemas of the chat endpoints (spec/chat.md §1.2–§1.5) and the message rules every family shares
- * (§8 #1–#7). Unknown fields are ignored; fields naming endpoints or keys (`base_url`, `api_key`, …) are never
+ * Request schemas of the chat endpoints and the message rules every family shares
+ *. Unknown fields are ignored; fields naming endpoints or keys (`base_url`, `api_key`, …) are never
  * read, because nothing here looks at them.
  */
 import { t } from 'elysia';
@@ -48,7 +48,7 @@ export const CleanBody = t.Object({
 
 const lit = (values: string[]) => t.Union(values.map((v) => t.Literal(v)));
 
-/** `ChatRequest` of §1.4, shared by v0.2 and the legacy v1 paths. */
+/** The v0.2 `ChatRequest`, shared by v0.2 and the legacy v1 paths. */
 export const ChatRequestBody = t.Object({
   message: t.String(),
   stream: t.Optional(t.Boolean()),
@@ -86,7 +86,7 @@ const messageError = (detail: string, message: string) =>
   new HttpError(422, detail, { errors: [{ path: 'message', message }] });
 
 /**
- * The message rules of §8: non-blank, at most CHAT_MAX_MESSAGE_CHARS, no NUL; lone surrogates become U+FFFD
+ * The message rules every family shares: non-blank, at most CHAT_MAX_MESSAGE_CHARS, no NUL; lone surrogates become U+FFFD
  * before anything is stored.
  */
 export function cleanMessage(message: string, maxChars: number): string {
@@ -111,7 +111,7 @@ export function contentText(content: unknown): string | null {
   return null;
 }
 
-/** `conversation_id` absent, null, "" or "new" starts a new conversation (§1.1 step 2). */
+/** `conversation_id` absent, null, "" or "new" starts a new conversation. */
 export function conversationRef(id: string | null | undefined): string | null {
   if (id === undefined || id === null || id === '' || id === 'new') return null;
   return id;

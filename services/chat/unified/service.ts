@@ -1,6 +1,6 @@
 /**
  * Request parsing and non-streaming response shapes of the unified (`/api/v1/chat`) and clean
- * (`/api/v0.3/chat`) families, plus the failure mapping every non-streaming family shares (§1.2).
+ * (`/api/v0.3/chat`) families, plus the failure mapping every non-streaming family shares.
  */
 import type { Static } from '@sinclair/typebox';
 import type { Config } from '../../../src/config.ts';
@@ -33,7 +33,7 @@ export interface UnifiedParsed {
   format: 'openai' | 'v0.3';
 }
 
-/** §1.2 and §3: the body's string `response_format`, else `X-Response-Format`, else openai. */
+/** The answer format: the body's string `response_format`, else `X-Response-Format`, else openai. */
 export function responseFormat(body: Static<typeof UnifiedBody>, header: string | null): 'openai' | 'v0.3' {
   const v = typeof body.response_format === 'string' ? body.response_format : header;
   return v?.trim().toLowerCase() === 'v0.3' ? 'v0.3' : 'openai';
@@ -88,7 +88,7 @@ export function parseClean(
   raw: unknown,
 ): { turn: TurnRequest; stream: boolean; toolEvents: boolean } {
   const obj = requireObject(raw);
-  // Missing, null or blank is the v0.3 400; a present non-string is still a schema error (§1.3).
+  // Missing, null or blank is the v0.3 400; a present non-string is still a schema error.
   if (
     obj.message === undefined ||
     obj.message === null ||
