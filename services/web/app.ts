@@ -7,6 +7,7 @@ import { Elysia } from 'elysia';
 import type { Config } from '../../src/config.ts';
 import { SHORT_HOSTS } from '../../src/http/service.ts';
 import type { Logger } from '../../src/log.ts';
+import { assetRoutes } from './assets/index.ts';
 import { authRoutes } from './auth/index.ts';
 import { chatRoutes } from './chat/index.ts';
 import { PersonaNames } from './chat/service.ts';
@@ -20,6 +21,7 @@ import { personaRoutes } from './personas/index.ts';
 import { profileRoutes } from './profile/index.ts';
 import { Sessions } from './session/service.ts';
 import { staticFile, staticResponse } from './static.ts';
+import { usageRoutes } from './usage/index.ts';
 
 export interface WebDeps {
   config: Config;
@@ -121,7 +123,9 @@ export function createWebApp(deps: WebDeps) {
     .use(profileRoutes(kit))
     .use(personaRoutes(kit, personaNames))
     .use(keyRoutes(kit))
-    .use(kbRoutes(kit));
+    .use(kbRoutes(kit))
+    .use(assetRoutes(kit))
+    .use(usageRoutes(kit));
 }
 
 export type WebApp = ReturnType<typeof createWebApp>;

@@ -96,13 +96,15 @@ ${card}
 </div>`;
 }
 
-export type NavItem = 'chat' | 'personas' | 'api-keys' | 'kb' | 'profile' | null;
+export type NavItem = 'chat' | 'personas' | 'api-keys' | 'kb' | 'assets' | 'usage' | 'profile' | null;
 
 const NAV: Array<[NavItem, string, string]> = [
   ['chat', '/chat', 'Chat'],
   ['personas', '/personas', 'Personas'],
   ['api-keys', '/api-keys', 'API keys'],
   ['kb', '/kb', 'Knowledge'],
+  ['assets', '/assets', 'Assets'],
+  ['usage', '/usage', 'Usage'],
   ['profile', '/profile', 'Profile'],
 ];
 
