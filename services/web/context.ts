@@ -8,6 +8,7 @@ import type { Logger } from '../../src/log.ts';
 import { GATEWAY_ORIGIN, type GatewayLike, GatewayUnreachable } from './gateway-client.ts';
 import type { Html } from './html.ts';
 import type { WebSession } from './session/cookie.ts';
+import { provesSession } from './session/liveness.ts';
 import type { Sessions } from './session/service.ts';
 
 /** No valid session (or it could not be refreshed): the wrapper answers per request kind. */
@@ -40,6 +41,8 @@ export class WebContext {
   readonly isHtmx: boolean;
   /** Set-Cookie to add to the answer (a refreshed, new or cleared session). */
   setCookie: string | null = null;
+  /** Auth has vouched for the session during this request (see session/liveness.ts). */
+  sessionConfirmed = false;
   private sessionValue: WebSession | null;
   private refreshed = false;
 
@@ -77,6 +80,7 @@ export class WebContext {
 
   endSession(): void {
     this.sessionValue = null;
+    this.sessionConfirmed = false;
     this.setCookie = this.app.sessions.clearCookie();
   }
 
@@ -144,6 +148,7 @@ export class WebContext {
     const authed = init.auth !== false && this.sessionValue !== null;
     if (authed && !this.refreshed && this.app.sessions.needsRefresh(this.sessionValue!)) await this.refresh();
     const res = await this.send(path, init);
+    if (authed && provesSession(path, res.status)) this.sessionConfirmed = true;
     if (!authed || res.status !== 401) return res;
     await res.body?.cancel();
     if (this.refreshed) {
@@ -152,6 +157,7 @@ export class WebContext {
     }
     await this.refresh();
     const again = await this.send(path, init);
+    if (provesSession(path, again.status)) this.sessionConfirmed = true;
     if (again.status === 401) {
       await again.body?.cancel();
       this.endSession();

@@ -6,6 +6,8 @@
 import { type AppServices, htmlAnswer, json, redirect, Unauthenticated, WebContext } from './context.ts';
 import { GatewayUnreachable } from './gateway-client.ts';
 import { box, documentPage, notFoundCard, pageLayout, serverErrorCard } from './layout.ts';
+import { isCrossSite } from './session/csrf.ts';
+import { confirmSession } from './session/liveness.ts';
 
 /**
  * public: no session needed. page: full pages (a fragment when htmx asks). fragment: htmx-only HTML.
@@ -22,22 +24,11 @@ export const SECURITY_HEADERS: Record<string, string> = {
   'referrer-policy': 'same-origin',
 };
 
-const UNSAFE = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
-
 export function clientIp(request: Request, server: unknown): string {
   const s = server as { requestIP?(r: Request): { address: string } | null } | null | undefined;
   const addr = s?.requestIP?.(request)?.address;
   if (!addr) return '127.0.0.1';
   return addr.startsWith('::ffff:') ? addr.slice(7) : addr;
-}
-
-function originOf(value: string | null): string | null {
-  if (!value) return null;
-  try {
-    return new URL(value).origin;
-  } catch {
-    return 'null';
-  }
 }
 
 export class Kit {
@@ -47,19 +38,9 @@ export class Kit {
     this.baseOrigin = new URL(s.config.auth.webBaseUrl).origin;
   }
 
-  /** A cross-site POST, PUT, PATCH or DELETE (spec/web.md §2, CSRF). */
+  /** A cross-site POST, PUT, PATCH or DELETE (see session/csrf.ts). */
   isCrossSite(request: Request): boolean {
-    if (!UNSAFE.has(request.method)) return false;
-    const origin = originOf(request.headers.get('origin')) ?? originOf(request.headers.get('referer'));
-    if (origin === null) return false;
-    const own = new URL(request.url);
-    const host = request.headers.get('host') ?? own.host;
-    if (origin === this.baseOrigin) return false;
-    try {
-      return new URL(origin).host !== host;
-    } catch {
-      return true;
-    }
+    return isCrossSite(request, this.baseOrigin);
   }
 
   handler(access: Access, fn: WebHandler) {
@@ -87,12 +68,38 @@ export class Kit {
     );
     let res: Response;
     try {
+      // Public routes choose what to show from the session, so it must be known alive first.
+      if (access === 'public' && ctx.session) await this.confirmLeniently(ctx);
       if (access !== 'public' && !ctx.session) throw new Unauthenticated();
       res = await fn(ctx, params);
+      // Nothing in the handler proved the session alive: ask before letting the answer out.
+      if (access !== 'public' && ctx.session && !ctx.sessionConfirmed) {
+        const alive = await confirmSession(ctx).catch(async (err) => {
+          await res.body?.cancel();
+          throw err;
+        });
+        if (!alive) {
+          await res.body?.cancel();
+          throw new Unauthenticated();
+        }
+      }
     } catch (err) {
       res = this.failure(err, ctx, access);
     }
     return this.finish(res, ctx, rid);
+  }
+
+  /**
+   * On a public route an unreachable auth leaves the session as it is: what those routes show from it is
+   * the user's own name and a redirect, and every page behind them asks the gateway anyway.
+   */
+  private async confirmLeniently(ctx: WebContext): Promise<void> {
+    try {
+      await confirmSession(ctx);
+    } catch (err) {
+      if (!(err instanceof GatewayUnreachable)) throw err;
+      this.s.log.warn('session check failed', { rid: ctx.rid, error: err });
+    }
   }
 
   /** The answer when there is no valid session, per kind of route. */
@@ -153,13 +160,17 @@ export class Kit {
 
   /** For the static handler and the 404 fallback, which have no route. */
   async notFound(request: Request): Promise<Response> {
-    const { session } = await this.s.sessions.read(request);
     if (request.headers.get('hx-request') === 'true')
       return this.finish(htmlAnswer(box('error', 'Not found.'), { status: 404 }), null, crypto.randomUUID());
     const accept = request.headers.get('accept') ?? '';
     if (new URL(request.url).pathname.startsWith('/api/') && !accept.includes('text/html'))
       return this.finish(json({ detail: 'Not Found' }, 404), null, crypto.randomUUID());
-    return this.finish(this.notFoundPage(!!session), null, crypto.randomUUID());
+    const rid = crypto.randomUUID();
+    const { cookie, session } = await this.s.sessions.read(request);
+    // The signed-in chrome of the 404 page is for live sessions only, like every other page.
+    const ctx = new WebContext(this.s, request, clientIp(request, null), rid, session, !!cookie && !session);
+    if (session) await this.confirmLeniently(ctx);
+    return this.finish(this.notFoundPage(!!ctx.session), ctx, rid);
   }
 }
 

@@ -170,6 +170,21 @@ export class FakeGateway {
       if (t) this.revokedSessions.add(t.sid);
       return json({ message: 'Logged out successfully' });
     }
+    if (p === '/api/v1/auth/validate') {
+      // Auth's answer as data: the token's user when it is live (revocation included), else invalid.
+      const t = typeof j.token === 'string' ? this.tokens.get(j.token) : undefined;
+      const live = !!t && t.exp > Date.now() / 1000 && !this.revokedSessions.has(t.sid);
+      return json(
+        live
+          ? { valid: true, auth_type: 'jwt', user_id: t!.uid, error: null }
+          : {
+              valid: false,
+              auth_type: 'none',
+              user_id: null,
+              error: 'No valid authentication credentials provided',
+            },
+      );
+    }
     if (p === '/api/v1/auth/resend-verification' || p === '/api/v1/auth/confirm')
       return json({ detail: 'Email confirmation is not enabled on this server' }, 400);
 

@@ -4,8 +4,10 @@
  * HttpOnly and SameSite=Lax; the token never reaches the page.
  */
 import { describe, expect, test } from 'bun:test';
+import { createWebApp } from '../../services/web/app.ts';
 import { CookieSealer } from '../../services/web/session/cookie.ts';
-import { form, htmx, makeWeb, ORIGIN, sessionCookieOf, signIn, withCookie } from './web-support.ts';
+import { createLogger } from '../../src/log.ts';
+import { form, htmx, makeWeb, ORIGIN, sessionCookieOf, signIn, type Web, withCookie } from './web-support.ts';
 
 const PAGES = ['/chat', '/chat/3b9d1c2e-5f4a-4e8b-9c1d-2a7f6e0b8c91', '/profile', '/personas', '/api-keys'];
 const FRAGMENTS: Array<[string, string]> = [
@@ -274,5 +276,209 @@ describe('security headers', () => {
     );
     expect(res.headers.get('x-content-type-options')).toBe('nosniff');
     expect(res.headers.get('referrer-policy')).toBe('same-origin');
+  });
+});
+
+/** A second web instance (or this one after a restart) on the same gateway and secrets. */
+function anotherInstance(web: Web) {
+  const app = createWebApp({
+    config: web.config,
+    log: createLogger({ service: 'web', level: 'error', json: true, sink: () => {} }),
+    gateway: web.gateway,
+  });
+  return (path: string, init: RequestInit = {}) => app.handle(new Request(ORIGIN + path, init));
+}
+
+const cleared = (res: Response) =>
+  res.headers.getSetCookie().some((c) => c.startsWith('session=;') && c.includes('Max-Age=0'));
+
+describe('a logged-out session is dead everywhere', () => {
+  test('after logout the old cookie is no session on the session and user helpers, public pages and 404s', async () => {
+    const web = makeWeb();
+    const cookie = await signIn(web);
+    expect(await (await web.request('/api/session', withCookie(cookie))).json()).toMatchObject({
+      authenticated: true,
+    });
+    await web.request('/logout', withCookie(cookie));
+
+    const session = await web.request('/api/session', withCookie(cookie));
+    expect(await session.json()).toEqual({ authenticated: false });
+    expect(cleared(session)).toBe(true);
+    const user = await web.request('/api/user', withCookie(cookie));
+    expect(user.status).toBe(401);
+    expect(await user.json()).toEqual({ detail: 'Not authenticated' });
+    // Public pages treat it as signed out: the login page shows instead of a redirect into the app.
+    const login = await web.request('/login', withCookie(cookie));
+    expect(login.status).toBe(200);
+    expect(await login.text()).toContain('auth-form-container');
+    const root = await web.request('/', withCookie(cookie));
+    expect(root.headers.get('location')).toBe('/login');
+    const missing = await web.request('/no-such-page', withCookie(cookie));
+    expect(missing.status).toBe(404);
+    const page = await missing.text();
+    expect(page).toContain('href="/login"');
+    expect(page).not.toContain('href="/logout"');
+    // A fragment answered from the form alone (no gateway call) still refuses.
+    const frag = await web.request('/api/keys', withCookie(cookie, htmx(form({ name: '' }))));
+    expect(frag.status).toBe(401);
+    expect(frag.headers.get('hx-redirect')).toBe('/login');
+  });
+
+  test('a logout through one web instance holds on another one and after a restart', async () => {
+    const web = makeWeb();
+    const cookie = await signIn(web);
+    const other = anotherInstance(web);
+    // The other instance has seen the session alive before the logout.
+    expect(await (await other('/api/session', withCookie(cookie))).json()).toMatchObject({
+      authenticated: true,
+    });
+    expect((await other('/api/user', withCookie(cookie))).status).toBe(200);
+
+    await web.request('/logout', withCookie(cookie, { method: 'POST' }));
+
+    expect(await (await other('/api/session', withCookie(cookie))).json()).toEqual({ authenticated: false });
+    expect((await other('/api/user', withCookie(cookie))).status).toBe(401);
+    const restarted = anotherInstance(web);
+    expect(await (await restarted('/api/session', withCookie(cookie))).json()).toEqual({
+      authenticated: false,
+    });
+    expect((await restarted('/chat', withCookie(cookie))).headers.get('location')).toBe(
+      '/login?next=%2Fchat',
+    );
+  });
+
+  test('a session revoked elsewhere (not through this web UI) is dead here too', async () => {
+    const web = makeWeb();
+    const cookie = await signIn(web);
+    const s = (await new CookieSealer(web.config.web.sessionSecret).open(cookie))!;
+    web.gateway.revokedSessions.add(s.sid);
+    expect(await (await web.request('/api/session', withCookie(cookie))).json()).toEqual({
+      authenticated: false,
+    });
+    expect((await web.request('/api/user', withCookie(cookie))).status).toBe(401);
+  });
+
+  test('a live session is confirmed with auth only when nothing else proved it', async () => {
+    const web = makeWeb();
+    const cookie = await signIn(web);
+    const validations = () => web.gateway.requests.filter((r) => r.path === '/api/v1/auth/validate');
+    web.gateway.requests.length = 0;
+    const user = await web.request('/api/user', withCookie(cookie));
+    expect(await user.json()).toEqual({
+      user: { id: expect.any(String), email: 'ada@example.com', name: 'ada' },
+    });
+    expect(validations()).toHaveLength(1);
+    expect(JSON.parse(validations()[0]!.body)).toEqual({ token: expect.stringMatching(JWT) });
+    expect(validations()[0]!.headers.get('authorization')).toBeNull();
+    // A page that reads the user's data through the gateway needs no extra question.
+    web.gateway.requests.length = 0;
+    expect((await web.request('/api/conversations', withCookie(cookie, htmx()))).status).toBe(200);
+    expect(validations()).toHaveLength(0);
+  });
+
+  test('an access token past its time is refreshed by the check, not taken as a logout', async () => {
+    const web = makeWeb();
+    web.gateway.tokenTtl = 30;
+    const cookie = await signIn(web);
+    web.gateway.tokenTtl = 3600;
+    const res = await web.request('/api/session', withCookie(cookie));
+    expect(await res.json()).toMatchObject({ authenticated: true });
+    expect(web.gateway.refreshCalls).toBe(1);
+    expect(sessionCookieOf(res)).toMatch(/^v1\./);
+  });
+
+  test('when auth cannot be asked, /api/user answers 503 and /api/session keeps the session', async () => {
+    const web = makeWeb();
+    const cookie = await signIn(web);
+    web.gateway.down = true;
+    const user = await web.request('/api/user', withCookie(cookie));
+    expect(user.status).toBe(503);
+    expect(await user.json()).toEqual({ detail: 'Connection error. Please try again.' });
+    const session = await web.request('/api/session', withCookie(cookie));
+    expect(await session.json()).toMatchObject({ authenticated: true });
+    expect(cleared(session)).toBe(false);
+  });
+});
+
+describe('CSRF origin check compares scheme, host and port', () => {
+  const post = (cookie: string, headers: Record<string, string>) =>
+    withCookie(cookie, htmx({ method: 'POST', headers }));
+
+  test('another scheme, port or host on the same name is another site', async () => {
+    const web = makeWeb();
+    const cookie = await signIn(web);
+    for (const origin of [
+      'https://localhost:8080',
+      'http://localhost:8081',
+      'http://localhost',
+      'http://127.0.0.1:8080',
+      'http://localhost.evil.example:8080',
+    ]) {
+      const res = await web.request('/chat/new', post(cookie, { origin }));
+      expect({ origin, status: res.status }).toEqual({ origin, status: 403 });
+    }
+    expect((await web.request('/chat/new', post(cookie, { origin: ORIGIN }))).status).toBe(200);
+  });
+
+  test('Origin: null and unreadable origins are refused', async () => {
+    const web = makeWeb();
+    const cookie = await signIn(web);
+    for (const origin of ['null', 'not a url', 'file:///tmp/x.html', 'data:text/html,x']) {
+      const res = await web.request('/chat/new', post(cookie, { origin, referer: `${ORIGIN}/chat` }));
+      expect({ origin, status: res.status }).toEqual({ origin, status: 403 });
+    }
+  });
+
+  test('without Origin the Referer decides, with its scheme and port', async () => {
+    const web = makeWeb();
+    const cookie = await signIn(web);
+    expect(
+      (await web.request('/chat/new', post(cookie, { referer: 'https://localhost:8080/chat' }))).status,
+    ).toBe(403);
+    expect(
+      (await web.request('/chat/new', post(cookie, { referer: 'http://localhost:9/chat' }))).status,
+    ).toBe(403);
+    expect((await web.request('/chat/new', post(cookie, { referer: `${ORIGIN}/chat` }))).status).toBe(200);
+  });
+
+  test('with neither header, a browser saying cross-site is refused; one saying same-origin passes', async () => {
+    const web = makeWeb();
+    const cookie = await signIn(web);
+    for (const site of ['cross-site', 'same-site']) {
+      const res = await web.request('/chat/new', post(cookie, { 'sec-fetch-site': site }));
+      expect({ site, status: res.status }).toEqual({ site, status: 403 });
+    }
+    expect((await web.request('/chat/new', post(cookie, { 'sec-fetch-site': 'same-origin' }))).status).toBe(
+      200,
+    );
+  });
+
+  test('the public base URL is ours only with its own scheme', async () => {
+    const web = makeWeb({ WEB_SERVICE_BASE_URL: 'https://gaia.example.com', WEB_COOKIE_SECURE: 'false' });
+    const cookie = await signIn(web);
+    expect(
+      (await web.request('/chat/new', post(cookie, { origin: 'https://gaia.example.com' }))).status,
+    ).toBe(200);
+    expect(
+      (await web.request('/chat/new', post(cookie, { origin: 'https://gaia.example.com:443' }))).status,
+    ).toBe(200);
+    expect((await web.request('/chat/new', post(cookie, { origin: 'http://gaia.example.com' }))).status).toBe(
+      403,
+    );
+    expect(
+      (await web.request('/chat/new', post(cookie, { origin: 'https://gaia.example.com:8443' }))).status,
+    ).toBe(403);
+  });
+
+  test('a refused request changes nothing', async () => {
+    const web = makeWeb();
+    const cookie = await signIn(web);
+    const before = web.gateway.conversations.size;
+    web.gateway.requests.length = 0;
+    const res = await web.request('/chat/new', post(cookie, { origin: 'https://localhost:8080' }));
+    expect(res.status).toBe(403);
+    expect(await res.json()).toEqual({ detail: 'Forbidden' });
+    expect(web.gateway.requests).toEqual([]);
+    expect(web.gateway.conversations.size).toBe(before);
   });
 });

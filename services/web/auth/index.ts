@@ -256,6 +256,8 @@ async function logout(ctx: WebContext): Promise<Response> {
     } catch (err) {
       ctx.app.log.warn('logout call failed', { rid: ctx.rid, error: err });
     }
+    // Final on this instance at once, whatever auth answered; other instances ask auth.
+    ctx.app.sessions.markEnded(s);
   }
   ctx.endSession();
   return redirect('/login');

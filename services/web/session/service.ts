@@ -1,8 +1,14 @@
 /**
- * Web sessions (spec/web.md §2): opening the cookie, building a session from an auth answer, and
- * refreshing the access token. Refreshes of one session share one gateway call, and the answer is kept
- * briefly, so parallel requests that still carry the old cookie (whose refresh token was just rotated)
- * get the new tokens instead of a "reused token" failure.
+ * Web sessions: opening the cookie, building a session from an auth answer, refreshing the access token,
+ * and confirming that the auth session behind a cookie is still alive. Refreshes of one session share one
+ * gateway call, and the answer is kept briefly, so parallel requests that still carry the old cookie
+ * (whose refresh token was just rotated) get the new tokens instead of a "reused token" failure.
+ *
+ * Why liveness is asked of auth and not kept here: the cookie is sealed and stateless, so a copy taken
+ * before logout opens forever (until WEB_SESSION_MAX_AGE). Logout revokes the auth session, and auth
+ * records that in the database every gateway and auth instance shares. Asking auth (`validate`, which
+ * checks the token against that record) makes a logout hold on every web instance and across restarts,
+ * with no store of our own. The local `ended` set only makes this instance's own logouts final at once.
  */
 import type { Config } from '../../../src/config.ts';
 import type { Logger } from '../../../src/log.ts';
@@ -21,6 +27,8 @@ import {
 const REFRESH_MARGIN_S = 60;
 /** How long a refresh answer is reused for requests still carrying the pre-refresh cookie. */
 const REFRESH_REUSE_MS = 30_000;
+/** Bound on the set of sessions this instance logged out (older entries have expired anyway). */
+const ENDED_MAX = 50_000;
 
 export interface AuthUser {
   id: string;
@@ -70,6 +78,8 @@ export class Sessions {
   private readonly sealer: CookieSealer;
   readonly cookieOptions: CookieOptions;
   private readonly inflight = new Map<string, { at: number; result: Promise<WebSession | null> }>();
+  /** Auth session ids logged out through this instance, with when their cookies would have died (ms). */
+  private readonly ended = new Map<string, number>();
 
   constructor(
     private readonly config: Config,
@@ -122,6 +132,82 @@ export class Sessions {
 
   clearCookie(): string {
     return clearedCookie(this.cookieOptions);
+  }
+
+  /** Records a logout so this instance refuses the session at once, before even asking auth. */
+  markEnded(session: WebSession): void {
+    if (!session.sid) return;
+    const now = Date.now();
+    if (this.ended.size >= ENDED_MAX) {
+      for (const [k, until] of this.ended) if (until <= now) this.ended.delete(k);
+      // Still full: drop the oldest entries; auth still refuses them, this is only a shortcut.
+      for (const k of this.ended.keys()) {
+        if (this.ended.size < ENDED_MAX) break;
+        this.ended.delete(k);
+      }
+    }
+    this.ended.set(session.sid, (session.iat + this.config.web.sessionMaxAge) * 1000);
+  }
+
+  private isEnded(session: WebSession): boolean {
+    if (!session.sid) return false;
+    const until = this.ended.get(session.sid);
+    if (until === undefined) return false;
+    if (until <= Date.now()) {
+      this.ended.delete(session.sid);
+      return false;
+    }
+    return true;
+  }
+
+  /**
+   * Whether the auth session behind `session` is still alive: the session itself (or refreshed tokens
+   * when the access token was about to expire or no longer passes), or null when it was logged out or
+   * revoked. Throws GatewayUnreachable when auth cannot say.
+   */
+  async confirm(session: WebSession, meta: RequestMeta): Promise<WebSession | null> {
+    if (this.isEnded(session)) return null;
+    if (!this.needsRefresh(session) && (await this.validate(session, meta))) return session;
+    // Expiring, or no longer valid (revoked, or signed under a rotated secret): only the refresh token
+    // can tell which. A refresh answer reused from another request may predate a logout, so it is
+    // checked once more.
+    const reused = this.inflight.has(session.rt);
+    const next = await this.refresh(session, meta);
+    if (!next) return null;
+    if (reused && !(await this.validate(next, meta))) return null;
+    return next;
+  }
+
+  /** Auth's word on the access token, revocation included; throws GatewayUnreachable when it has none. */
+  private async validate(session: WebSession, meta: RequestMeta): Promise<boolean> {
+    let res: Response;
+    try {
+      res = await this.gateway.fetch(
+        new Request(`${GATEWAY_ORIGIN}/api/v1/auth/validate`, {
+          method: 'POST',
+          headers: {
+            'content-type': 'application/json',
+            'x-forwarded-for': meta.ip,
+            'x-request-id': meta.rid,
+          },
+          body: JSON.stringify({ token: session.at }),
+        }),
+      );
+    } catch (err) {
+      throw new GatewayUnreachable(err);
+    }
+    if (!res.ok) {
+      // A 429 or 5xx says nothing about the session: undecided is not "alive".
+      await res.body?.cancel();
+      throw new GatewayUnreachable(new Error(`validate answered ${res.status}`));
+    }
+    let body: { valid?: unknown; user_id?: unknown } | null;
+    try {
+      body = (await res.json()) as { valid?: unknown; user_id?: unknown } | null;
+    } catch {
+      throw new GatewayUnreachable(new Error('validate answered something other than JSON'));
+    }
+    return body?.valid === true && body.user_id === session.uid;
   }
 
   needsRefresh(session: WebSession): boolean {
