@@ -126,28 +126,74 @@
     return $('#chat-send-button');
   }
 
+  /** While a reply streams, Send waits and Stop shows. */
   function setSending(on) {
     const b = sendButton();
+    const stop = $('#chat-stop-button');
     if (!b) return;
     if (on) {
       b.disabled = true;
       b.setAttribute('data-streaming', 'true');
+      stop?.classList.remove('hidden');
     } else if (streams.size === 0) {
       b.disabled = false;
       b.removeAttribute('data-streaming');
+      stop?.classList.add('hidden');
     }
   }
 
-  function errorRow(text) {
+  function errorRow(text, retry) {
     const row = document.createElement('div');
     row.className = AI_ROW;
     row.dataset.role = 'error';
     const bubble = document.createElement('div');
     bubble.className = ERROR_BUBBLE;
     bubble.setAttribute('role', 'alert');
-    bubble.textContent = text;
+    const span = document.createElement('span');
+    span.textContent = text;
+    bubble.append(span);
+    if (retry) {
+      const again = document.createElement('button');
+      again.type = 'button';
+      again.className = 'chat-retry';
+      again.textContent = 'Retry';
+      again.addEventListener('click', () => {
+        if (streams.size > 0) return;
+        row.remove();
+        retry();
+      });
+      bubble.append(' ', again);
+    }
     row.append(bubble);
     return row;
+  }
+
+  /** A new reply to `message` in the same place, after a failed one. */
+  function retryStream(url, conversationId, message, turn) {
+    const view = $('#chat-view');
+    const cid = view?.dataset.conversationId || conversationId;
+    const el = document.createElement('div');
+    el.id = `loading-${turn}r${Date.now().toString(36)}`;
+    el.className = AI_ROW;
+    el.dataset.role = 'assistant';
+    el.dataset.gaiaStream = url;
+    el.dataset.conversationId = cid;
+    el.dataset.turn = el.id.slice(8);
+    el.dataset.message = message;
+    const bubble = document.createElement('div');
+    bubble.className = AI_BUBBLE;
+    bubble.textContent = 'Gaia is thinking...';
+    el.append(bubble);
+    messagesEl()?.append(el);
+    startStream(el);
+  }
+
+  function stoppedMark() {
+    const mark = document.createElement('div');
+    mark.className = 'reply-stopped text-xs text-slate-400 italic mt-1';
+    mark.dataset.stopped = 'true';
+    mark.textContent = 'Stopped';
+    return mark;
   }
 
   function startStream(placeholder) {
@@ -164,14 +210,17 @@
 
     const timeoutS = Number(body().dataset.streamTimeout || '120');
     const ctrl = new AbortController();
-    const state = { ctrl, cancelled: false };
+    const state = { ctrl, cancelled: false, stopped: false };
     streams.add(state);
     setSending(true);
 
     let persona = 'Gaia';
     let text = '';
+    let rendered = false;
     let responseRow = null;
+    let bubbleEl = null;
     let contentEl = null;
+    let toolsHtml = '';
     let ended = false;
     let failed = false;
     let slowTimer = null;
@@ -201,7 +250,7 @@
     const fail = (msg) => {
       if (ended || failed) return;
       failed = true;
-      const row = errorRow(msg);
+      const row = errorRow(msg, () => retryStream(url, conversationId, message, turn));
       const at = anchor();
       if (!responseRow && placeholder.isConnected) placeholder.replaceWith(row);
       else if (at.isConnected) at.after(row);
@@ -215,37 +264,79 @@
       clearTimers();
       streams.delete(state);
       setSending(false);
-      if (placeholder.isConnected && !responseRow && !failed) placeholder.remove();
-      if (state.cancelled) return;
+      if (state.stopped) {
+        // What was written stays, marked; chat keeps it as a partial reply.
+        ensureRow();
+        bubbleEl.insertBefore(stoppedMark(), bubbleEl.lastElementChild);
+        responseRow.dataset.status = 'partial';
+      } else if (placeholder.isConnected && !responseRow && !failed) placeholder.remove();
+      if (state.cancelled && !state.stopped) return;
       htmx.trigger(body(), 'gaia:conversations-changed');
-      if (!failed) showToast('Response received!', 'success', 2000);
       focusInput();
     };
 
-    const onContent = (chunk) => {
-      const m = messagesEl();
-      const follow = m ? nearBottom(m) : false;
+    const ensureRow = () => {
       if (!responseRow) {
         responseRow = document.createElement('div');
         responseRow.id = `response-${turn}`;
         responseRow.className = AI_ROW;
         responseRow.dataset.role = 'assistant';
-        const bubble = document.createElement('div');
-        bubble.className = AI_BUBBLE;
+        bubbleEl = document.createElement('div');
+        bubbleEl.className = AI_BUBBLE;
         contentEl = document.createElement('div');
         contentEl.id = `response-content-${turn}`;
-        contentEl.className = 'whitespace-pre-wrap break-words';
+        contentEl.className = 'chat-markdown break-words';
         const footer = document.createElement('div');
         footer.className = 'text-xs opacity-70 mt-1';
         footer.textContent = `${persona} · ${clock(new Date())}`;
-        bubble.append(contentEl, footer);
-        responseRow.append(bubble);
+        bubbleEl.append(contentEl, footer);
+        responseRow.append(bubbleEl);
         if (placeholder.isConnected) placeholder.replaceWith(responseRow);
         else messagesEl()?.append(responseRow);
       }
+    };
+
+    /** Keeps the view at the bottom while the reader is there, without yanking one who scrolled up. */
+    const follow = (fn) => {
+      const m = messagesEl();
+      const stay = m ? nearBottom(m) : false;
+      fn();
+      if (stay) scrollToBottom();
+    };
+
+    const onContent = (chunk) => {
       text += chunk;
-      contentEl.textContent = text;
-      if (follow) scrollToBottom();
+      follow(() => {
+        ensureRow();
+        // Until the first rendered HTML arrives (it follows at once), the text shows as it is.
+        if (!rendered) contentEl.textContent = text;
+      });
+    };
+
+    // The server renders the Markdown with the same sanitizer as stored replies; the page only swaps it in.
+    const onRender = (html) => {
+      follow(() => {
+        ensureRow();
+        rendered = true;
+        contentEl.innerHTML = html;
+      });
+      if (window.performance?.mark) performance.mark(`gaia:rendered:${turn}`);
+    };
+
+    const onTools = (html) => {
+      if (html === toolsHtml) return;
+      toolsHtml = html;
+      follow(() => {
+        ensureRow();
+        const open = $('.tool-activity', bubbleEl)?.open;
+        $('.tool-activity', bubbleEl)?.remove();
+        const holder = document.createElement('div');
+        holder.innerHTML = html;
+        const block = holder.firstElementChild;
+        if (!block) return;
+        if (open) block.open = true;
+        bubbleEl.insertBefore(block, contentEl);
+      });
     };
 
     const handle = (payload) => {
@@ -266,6 +357,11 @@
       } else if (ev.type === 'content') {
         armTimers();
         onContent(ev.content || '');
+      } else if (ev.type === 'render') {
+        if (typeof ev.html === 'string') onRender(ev.html);
+      } else if (ev.type === 'tools') {
+        armTimers();
+        if (typeof ev.html === 'string') onTools(ev.html);
       } else if (ev.type === 'error') {
         fail(`❌ Error: ${ev.error || 'Something went wrong.'}`);
       }
@@ -312,12 +408,20 @@
       })
       .catch((err) => {
         debug('stream ended', err);
-        if (!state.cancelled)
+        if (!state.cancelled && !state.stopped)
           fail(text ? '❌ Error: The reply was interrupted.' : '❌ Connection error. Please try again.');
         finish();
       });
     debug('stream started', turn);
     return state;
+  }
+
+  /** The Stop button: the reply ends where it is; chat keeps what was written. */
+  function stopStreams() {
+    for (const s of Array.from(streams)) {
+      s.stopped = true;
+      s.ctrl.abort();
+    }
   }
 
   /** Switching conversation or leaving mid-reply: chat keeps the partial answer. */
@@ -396,6 +500,19 @@
       navToggle.setAttribute('aria-expanded', String(!!open));
       return;
     }
+    if (target.closest('#theme-toggle')) {
+      window.GaiaTheme?.toggle();
+      return;
+    }
+    if (target.closest('#chat-stop-button')) {
+      stopStreams();
+      return;
+    }
+    const codeCopy = target.closest('[data-copy-code]');
+    if (codeCopy) {
+      copyCode(codeCopy);
+      return;
+    }
     const copy = target.closest('[data-copy-target]');
     if (copy) copyText($(copy.getAttribute('data-copy-target'))?.textContent || '');
   });
@@ -438,6 +555,48 @@
     }
     showToast('Select the key and copy it.', 'info');
   }
+
+  /** A code block's Copy button says "Copied" for a moment; no toast. */
+  function copyCode(button) {
+    const code = button.closest('.code-block')?.querySelector('code');
+    if (!code || !navigator.clipboard?.writeText) return;
+    navigator.clipboard.writeText(code.textContent || '').then(
+      () => {
+        button.textContent = 'Copied';
+        setTimeout(() => {
+          button.textContent = 'Copy';
+        }, 1500);
+      },
+      () => {
+        button.textContent = 'Select and copy';
+      },
+    );
+  }
+
+  /* ---------- composer: a growing textarea, Enter sends (§6.1) ---------- */
+
+  const COMPOSER_MAX_PX = 240;
+
+  function growComposer(el) {
+    el.style.height = 'auto';
+    el.style.height = `${Math.min(el.scrollHeight, COMPOSER_MAX_PX)}px`;
+    el.style.overflowY = el.scrollHeight > COMPOSER_MAX_PX ? 'auto' : 'hidden';
+  }
+
+  document.addEventListener('input', (e) => {
+    const t = e.target;
+    if (t instanceof HTMLTextAreaElement && t.id === 'chat-message-input') growComposer(t);
+  });
+
+  document.addEventListener('keydown', (e) => {
+    const t = e.target;
+    if (!(t instanceof HTMLTextAreaElement) || t.id !== 'chat-message-input') return;
+    // Shift+Enter breaks the line; Enter while an input method composes a word belongs to it.
+    if (e.key !== 'Enter' || e.shiftKey || e.isComposing || e.keyCode === 229) return;
+    e.preventDefault();
+    if (streams.size > 0 || !t.value.trim()) return;
+    t.form?.requestSubmit();
+  });
 
   /* ---------- search (§7) ---------- */
 
@@ -491,7 +650,10 @@
       const xhr = e.detail.xhr;
       if (xhr && /data-role="user"/.test(xhr.responseText || '')) {
         const input = $('#chat-message-input');
-        if (input) input.value = '';
+        if (input) {
+          input.value = '';
+          growComposer(input);
+        }
         scrollToBottom();
         focusInput();
       }

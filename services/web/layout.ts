@@ -39,6 +39,7 @@ export function documentPage(body: Renderable, o: DocumentOptions): Html {
 <link rel="icon" href="/static/favicon.svg">
 <link rel="stylesheet" href="/static/gaia.css">
 <link rel="stylesheet" href="/static/animations.css">
+<script src="/static/js/theme.js"></script>
 <meta name="htmx-config" content="${HTMX_CONFIG}">
 <script src="/static/htmx.min.js" defer></script>
 <script src="/static/gaia.js" defer></script>
@@ -48,6 +49,14 @@ ${body}
 </body>
 </html>
 `;
+}
+
+/**
+ * Switches between the light and dark theme; the choice is kept in this browser (public/js/theme.js), and
+ * without one the page follows the system's colour scheme.
+ */
+export function themeToggle(): Html {
+  return html`<button type="button" id="theme-toggle" class="theme-toggle bg-slate-700/60 hover:bg-slate-600 text-white rounded-lg min-w-[44px] min-h-[44px] p-0 flex items-center justify-center" aria-label="Switch to light theme" title="Switch theme"><span class="theme-icon-dark" aria-hidden="true">☾</span><span class="theme-icon-light" aria-hidden="true">☀</span></button>`;
 }
 
 export function logo(large = false): Html {
@@ -126,6 +135,7 @@ ${toastContainer()}
 <nav id="page-nav" class="${SIDEBAR_GRADIENT} border-b border-slate-700/50">
 <div class="max-w-5xl mx-auto px-4 py-2 flex items-center justify-between">
 <a href="${signedIn ? '/chat' : '/'}" class="flex items-center">${logo()}</a>
+<div class="flex items-center">${themeToggle()}</div>
 <button type="button" id="page-nav-toggle" class="md:hidden bg-slate-700 hover:bg-slate-600 text-white py-2 px-3 rounded-lg min-w-[44px] min-h-[44px]" aria-label="Open menu" aria-expanded="false" aria-controls="page-nav-links">☰</button>
 <div id="page-nav-links" class="hidden md:flex md:items-center md:space-x-1 absolute md:static top-14 right-4 z-40 bg-slate-800 md:bg-transparent border md:border-0 border-slate-700 rounded-lg p-2 md:p-0 shadow-xl md:shadow-none">
 ${links}

@@ -4,6 +4,25 @@
  * links that point into the knowledge base (relative links, `[[wiki links]]`) stay inside the web UI
  * instead of sending the browser to a URL the author made up.
  */
+import hljs from 'highlight.js/lib/core';
+import bash from 'highlight.js/lib/languages/bash';
+import c from 'highlight.js/lib/languages/c';
+import cpp from 'highlight.js/lib/languages/cpp';
+import csharp from 'highlight.js/lib/languages/csharp';
+import css from 'highlight.js/lib/languages/css';
+import diff from 'highlight.js/lib/languages/diff';
+import go from 'highlight.js/lib/languages/go';
+import java from 'highlight.js/lib/languages/java';
+import javascript from 'highlight.js/lib/languages/javascript';
+import json from 'highlight.js/lib/languages/json';
+import lua from 'highlight.js/lib/languages/lua';
+import markdown from 'highlight.js/lib/languages/markdown';
+import python from 'highlight.js/lib/languages/python';
+import rust from 'highlight.js/lib/languages/rust';
+import sql from 'highlight.js/lib/languages/sql';
+import typescript from 'highlight.js/lib/languages/typescript';
+import xml from 'highlight.js/lib/languages/xml';
+import yaml from 'highlight.js/lib/languages/yaml';
 import MarkdownIt, { type StateCore, type StateInline, type Token } from 'markdown-it';
 
 export interface MarkdownOptions {
@@ -21,6 +40,8 @@ export interface MarkdownOptions {
    * documents (a chat) would repeat ids.
    */
   headingIds?: boolean;
+  /** Wrap fenced code in a block with a Copy button (chat replies). */
+  codeCopy?: boolean;
 }
 
 /** A KB path as a query value; `/` stays readable, as it may in a query string. */
@@ -39,6 +60,44 @@ interface RenderEnv {
   linkBase: (target: string, fallback?: string) => string | null;
   fromDir: string;
   headingIds: boolean;
+  codeCopy: boolean;
+}
+
+/*
+ * The languages people paste most into chats and notes. Only code whose fence names one of them is
+ * coloured: guessing the language of every block costs time on each streamed re-render and guesses wrong.
+ */
+const LANGUAGES: Array<[string, Parameters<typeof hljs.registerLanguage>[1]]> = [
+  ['bash', bash],
+  ['c', c],
+  ['cpp', cpp],
+  ['csharp', csharp],
+  ['css', css],
+  ['diff', diff],
+  ['go', go],
+  ['java', java],
+  ['javascript', javascript],
+  ['json', json],
+  ['lua', lua],
+  ['markdown', markdown],
+  ['python', python],
+  ['rust', rust],
+  ['sql', sql],
+  ['typescript', typescript],
+  ['xml', xml],
+  ['yaml', yaml],
+];
+for (const [name, lang] of LANGUAGES) hljs.registerLanguage(name, lang);
+
+/** Highlighted HTML for `code` (highlight.js escapes what it emits), or null for an unknown language. */
+export function highlightCode(code: string, lang: string): string | null {
+  const name = lang.trim().toLowerCase();
+  if (!name || !hljs.getLanguage(name)) return null;
+  try {
+    return hljs.highlight(code, { language: name, ignoreIllegals: true }).value;
+  } catch {
+    return null;
+  }
 }
 
 const SAFE_SCHEMES = new Set(['http', 'https', 'mailto', 'tel']);
@@ -255,6 +314,22 @@ function createParser() {
   md.validateLink = () => true;
   md.inline.ruler.before('link', 'kb_wikilink', wikiLinkRule);
   md.core.ruler.push('kb_links', kbLinksRule);
+  md.renderer.rules.fence = (tokens, idx, _options, envIn) => {
+    const env = envIn as unknown as RenderEnv;
+    const t = tokens[idx]!;
+    const lang = (t.info.trim().split(/\s+/)[0] ?? '').replace(/[^\w+#.-]/g, '');
+    const lit = highlightCode(t.content, lang);
+    const langClass = lang ? ` class="hljs language-${md.utils.escapeHtml(lang)}"` : ' class="hljs"';
+    const pre = `<pre><code${langClass}>${lit ?? md.utils.escapeHtml(t.content)}</code></pre>`;
+    if (!env.codeCopy) return `${pre}\n`;
+    const label = lang
+      ? `<span class="code-lang">${md.utils.escapeHtml(lang)}</span>`
+      : '<span class="code-lang"></span>';
+    return `<div class="code-block"><div class="code-head">${label}<button type="button" class="code-copy" data-copy-code>Copy</button></div>${pre}</div>\n`;
+  };
+  // Wide tables scroll inside the reply instead of widening it.
+  md.renderer.rules.table_open = () => '<div class="md-table"><table>\n';
+  md.renderer.rules.table_close = () => '</table></div>\n';
   return md;
 }
 
@@ -269,6 +344,12 @@ export function renderMarkdown(md: string, opts: MarkdownOptions = {}): string {
     linkBase: opts.linkBase ?? kbHref,
     fromDir: dirOf((opts.fromPath ?? '').replace(/^\/+/, '')),
     headingIds: opts.headingIds ?? false,
+    codeCopy: opts.codeCopy ?? false,
   };
   return parser.render(md, env as unknown as Record<string, unknown>);
+}
+
+/** A chat reply: the same rules as KB files, with a Copy button on fenced code. */
+export function renderChatMarkdown(md: string): string {
+  return renderMarkdown(md, { codeCopy: true });
 }

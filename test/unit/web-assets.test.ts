@@ -100,7 +100,10 @@ describe('pages', () => {
     await web.request('/api/chat/send', withCookie(cookie, htmx(form({ message: 'Hello' }))));
     const conv = [...web.gateway.conversations.keys()][0]!;
     await (
-      await web.request(`/api/chat/stream?message=Hello&conversation_id=${conv}`, withCookie(cookie))
+      await web.request(
+        '/api/chat/stream',
+        withCookie(cookie, form({ message: 'Hello **there**', conversation_id: conv })),
+      )
     ).text();
     await web.request('/api/keys', withCookie(cookie, htmx(form({ name: 'k', expires_in_days: '' }))));
     const bodies: string[] = [];

@@ -3,6 +3,9 @@
  * relay, the conversation list, delete, search, profile, personas and API keys, against a fake gateway.
  */
 import { describe, expect, test } from 'bun:test';
+import { activityBlock, applyToolEvent, describeCall } from '../../services/web/chat/activity.ts';
+import { RENDER_INTERVAL_MS } from '../../services/web/chat/stream.ts';
+import { renderChatMarkdown } from '../../services/web/markdown.ts';
 import { form, htmx, makeWeb, signIn, ssePayloads, withCookie } from './web-support.ts';
 
 describe('login and register replies', () => {
@@ -191,7 +194,8 @@ describe('chat', () => {
     expect(res.headers.get('hx-push-url')).toBe(`/chat/${conv!.id}`);
     const trig = JSON.parse(res.headers.get('hx-trigger')!);
     expect(trig['gaia:conversations-changed']).toBe(true);
-    expect(trig['gaia:toast'].message).toBe('Message sent successfully!');
+    // Ordinary success makes no toast: the message on the page is the feedback.
+    expect(trig['gaia:toast']).toBeUndefined();
     expect(body).toContain('data-role="user"');
     expect(body).toContain('Hello   &lt;b&gt;Gaia&lt;/b&gt;');
     expect(body).not.toContain('<b>Gaia</b>');
@@ -251,8 +255,8 @@ describe('chat', () => {
     const web = makeWeb();
     const cookie = await signIn(web);
     const res = await web.request(
-      '/api/chat/stream?message=please%20[[fail]]%20now&conversation_id=',
-      withCookie(cookie),
+      '/api/chat/stream',
+      withCookie(cookie, form({ message: 'please [[fail]] now', conversation_id: '' })),
     );
     const events = await ssePayloads(res);
     expect(events).toContain('{"type": "error", "error": "The language model provider failed."}');
@@ -280,8 +284,8 @@ describe('chat', () => {
     const web = makeWeb();
     const cookie = await signIn(web);
     const stream = await web.request(
-      '/api/chat/stream?message=Hi%20%3Cthere%3E&conversation_id=',
-      withCookie(cookie),
+      '/api/chat/stream',
+      withCookie(cookie, form({ message: 'Hi <there>', conversation_id: '' })),
     );
     await stream.text();
     const conv = [...web.gateway.conversations.values()][0]!;
@@ -308,12 +312,12 @@ describe('chat', () => {
     expect(await restore.text()).toStartWith('<!doctype html>');
   });
 
-  test('new chat answers an empty view, pushes /chat and toasts', async () => {
+  test('new chat answers an empty view and pushes /chat, without a toast', async () => {
     const web = makeWeb();
     const cookie = await signIn(web);
     const res = await web.request('/chat/new', withCookie(cookie, htmx({ method: 'POST' })));
     expect(res.headers.get('hx-push-url')).toBe('/chat');
-    expect(JSON.parse(res.headers.get('hx-trigger')!)['gaia:toast'].message).toBe('New conversation started');
+    expect(res.headers.get('hx-trigger')).toBeNull();
     const body = await res.text();
     expect(body).toContain('id="welcome-message"');
     expect(body).toContain('id="conversation-id-input" name="conversation_id" value=""');
@@ -437,7 +441,10 @@ describe('profile, personas, API keys', () => {
       withCookie(cookie, htmx(form({ persona_id: guide.id }))),
     );
     expect(JSON.parse(sel.headers.get('hx-trigger')!)['gaia:toast'].message).toBe('Now chatting with Guide');
-    const stream = await web.request('/api/chat/stream?message=hi&conversation_id=', withCookie(cookie));
+    const stream = await web.request(
+      '/api/chat/stream',
+      withCookie(cookie, form({ message: 'hi', conversation_id: '' })),
+    );
     expect((await ssePayloads(stream))[0]).toContain('"persona": "Guide"');
     const del = await web.request(
       `/api/personas/${guide.id}`,
@@ -474,5 +481,225 @@ describe('profile, personas, API keys', () => {
     const after = await revoked.text();
     expect(after).toContain('revoked');
     expect(after).not.toContain('>Revoke<');
+  });
+});
+
+/** Anything in HTML that could run: a script or image tag, an event attribute, a javascript: link. */
+const ACTIVE = /<(script|img|iframe)\b|<[^>]*\son[a-z]+=|href="\s*javascript:/i;
+
+describe('chat replies as Markdown', () => {
+  const NASTY =
+    '**bold** and `code`\n\n- one\n- two\n\n| a | b |\n| - | - |\n| 1 | 2 |\n\n```ts\nconst x: number = 1;\n```\n\n<script>window.__xss = 1</script> <img src=x onerror="window.__xss=2"> [bad](javascript:window.__xss=3) [site](https://example.com/)';
+
+  test('the renderer: formatting, highlighted code with a copy button, HTML escaped, unsafe links dropped', () => {
+    const out = renderChatMarkdown(NASTY);
+    expect(out).toContain('<strong>bold</strong>');
+    expect(out).toContain('<code>code</code>');
+    expect(out).toContain('<li>one</li>');
+    expect(out).toContain('<div class="md-table"><table>');
+    expect(out).toContain('<td>1</td>');
+    expect(out).toContain('<code class="hljs language-ts"><span class="hljs-keyword">const</span>');
+    expect(out).toContain('<button type="button" class="code-copy" data-copy-code>Copy</button>');
+    expect(out).toContain('&lt;script&gt;window.__xss = 1&lt;/script&gt;');
+    expect(out).not.toMatch(ACTIVE);
+    expect(out).toContain('<a>bad</a>');
+    expect(out).toContain(
+      '<a href="https://example.com/" rel="noopener noreferrer" target="_blank">site</a>',
+    );
+    // An unknown language is escaped, not guessed; HTML inside code stays text.
+    expect(renderChatMarkdown('```klingon\n<b>x</b>\n```')).toContain(
+      '<code class="hljs language-klingon">&lt;b&gt;x&lt;/b&gt;\n</code>',
+    );
+  });
+
+  test('the stream sends rendered HTML beside the text, and its last render is the whole reply', async () => {
+    const web = makeWeb();
+    const cookie = await signIn(web);
+    const res = await web.request(
+      '/api/chat/stream',
+      withCookie(cookie, form({ message: NASTY, conversation_id: '' })),
+    );
+    const events = (await ssePayloads(res)).filter((e) => e !== '[DONE]').map((e) => JSON.parse(e));
+    const renders = events.filter((e) => e.type === 'render');
+    expect(renders.length).toBeGreaterThan(0);
+    const text = events
+      .filter((e) => e.type === 'content')
+      .map((e) => e.content)
+      .join('');
+    expect(text).toBe(`Reply to: ${NASTY}`);
+    expect(renders.at(-1).html).toBe(renderChatMarkdown(text));
+    // The first render follows the first piece of text at once.
+    const firstContent = events.findIndex((e) => e.type === 'content');
+    expect(events[firstContent + 1].type).toBe('render');
+    for (const r of renders) expect(r.html).not.toMatch(ACTIVE);
+  });
+
+  test('renders are spaced out on a fast stream but the last text is always rendered', async () => {
+    const web = makeWeb();
+    web.gateway.streamDelayMs = 2;
+    const cookie = await signIn(web);
+    const words = Array.from({ length: 120 }, (_, i) => `w${i}`).join(' ');
+    const t0 = performance.now();
+    const res = await web.request('/api/chat/stream', withCookie(cookie, form({ message: words })));
+    const events = (await ssePayloads(res)).filter((e) => e !== '[DONE]').map((e) => JSON.parse(e));
+    const elapsed = performance.now() - t0;
+    const contents = events.filter((e) => e.type === 'content').length;
+    const renders = events.filter((e) => e.type === 'render');
+    expect(contents).toBe(122);
+    expect(renders.length).toBeLessThan(contents / 2);
+    expect(renders.length).toBeLessThanOrEqual(Math.ceil(elapsed / RENDER_INTERVAL_MS) + 2);
+    expect(renders.at(-1).html).toBe(renderChatMarkdown(`Reply to: ${words}`));
+  });
+
+  test('stored replies render the same after a reload; partial ones are marked Stopped; tool calls show', async () => {
+    const web = makeWeb();
+    const cookie = await signIn(web);
+    await (
+      await web.request('/api/chat/stream', withCookie(cookie, form({ message: NASTY, conversation_id: '' })))
+    ).text();
+    const conv = [...web.gateway.conversations.values()][0]!;
+    const reply = conv.messages.find((m) => m.role === 'assistant')!;
+    (reply as { status: string }).status = 'partial';
+    (reply as { tool_calls?: unknown }).tool_calls = [
+      {
+        id: 'call_1',
+        name: 'search_knowledge_base',
+        arguments: { query: 'dragons' },
+        ok: true,
+        summary: '3 results',
+        duration_ms: 12,
+        result: '{"secret":"not shown"}',
+      },
+    ];
+    const page = await (await web.request(`/chat/${conv.id}`, withCookie(cookie))).text();
+    expect(page).toContain(renderChatMarkdown(reply.content));
+    expect(page).toContain('data-status="partial"');
+    expect(page).toContain('data-stopped="true">Stopped</div>');
+    expect(page).toContain('<summary class="tool-summary">Searched the knowledge base: 3 results</summary>');
+    expect(page).toContain('{&quot;query&quot;:&quot;dragons&quot;}');
+    expect(page).not.toContain('not shown');
+    // The user's own message stays plain text with its line breaks.
+    expect(page).toContain('&lt;script&gt;window.__xss = 1&lt;/script&gt;');
+    expect(page).not.toMatch(/<script>window|<img src=x|href="javascript:/i);
+  });
+
+  test('the composer is a textarea with Stop; the message reaches the model with its lines', async () => {
+    const web = makeWeb();
+    const cookie = await signIn(web);
+    const page = await (await web.request('/chat', withCookie(cookie))).text();
+    expect(page).toMatch(/<textarea id="chat-message-input" name="message" rows="1"/);
+    expect(page).toContain('id="chat-stop-button"');
+    expect(page).toContain('id="theme-toggle"');
+    expect(page).toContain('<script src="/static/js/theme.js"></script>');
+    const res = await web.request(
+      '/api/chat/stream',
+      withCookie(cookie, form({ message: 'line one\nline two\n\nline four', conversation_id: '' })),
+    );
+    await res.text();
+    const sent = web.gateway.requests.find((r) => r.path === '/api/v0.3/chat')!;
+    const body = JSON.parse(sent.body);
+    expect(body.message).toBe('line one\nline two\n\nline four');
+    expect(body.tool_events).toBe(true);
+  });
+});
+
+describe('tool activity', () => {
+  test('stream events fold into one line per turn: KB search, agents consulted, failures', () => {
+    const calls: Parameters<typeof applyToolEvent>[0] = [];
+    applyToolEvent(calls, {
+      type: 'tool_call',
+      id: 'a',
+      name: 'search_knowledge_base',
+      arguments: { query: 'x' },
+    });
+    expect(String(activityBlock(calls))).toContain('Searched the knowledge base…');
+    applyToolEvent(calls, {
+      type: 'tool_result',
+      id: 'a',
+      name: 'search_knowledge_base',
+      ok: true,
+      duration_ms: 5,
+      summary: '3 results',
+    });
+    expect(String(activityBlock(calls))).toContain(
+      '<summary class="tool-summary">Searched the knowledge base: 3 results</summary>',
+    );
+    const team: typeof calls = [];
+    for (const n of ['npc_voice', 'rules_arbiter']) {
+      applyToolEvent(team, { type: 'tool_call', id: n, name: `ask_${n}`, arguments: { request: 'r' } });
+      applyToolEvent(team, {
+        type: 'tool_result',
+        id: n,
+        name: `ask_${n}`,
+        ok: n === 'npc_voice',
+        duration_ms: 1,
+        summary: 'done',
+      });
+    }
+    const block = String(activityBlock(team));
+    expect(block).toContain('data-agents="npc_voice rules_arbiter"');
+    expect(block).toContain('Consulted npc voice, rules arbiter');
+    expect(block).toContain('data-tool="ask_rules_arbiter" data-state="failed"');
+    expect(describeCall('files__read_file')).toBe('Used files: read_file');
+    expect(activityBlock([])).toBeNull();
+    expect(applyToolEvent(team, { type: 'tool_call', id: 'z' })).toBe(false);
+  });
+});
+
+describe('stream and page security', () => {
+  test('a GET cannot start a reply; a cross-site POST is refused; neither changes anything', async () => {
+    const web = makeWeb();
+    const cookie = await signIn(web);
+    const get = await web.request('/api/chat/stream?message=pwned&conversation_id=', withCookie(cookie));
+    expect(get.status).toBe(404);
+    const foreign = await web.request(
+      '/api/chat/stream',
+      withCookie(cookie, {
+        ...form({ message: 'pwned', conversation_id: '' }),
+        headers: {
+          'content-type': 'application/x-www-form-urlencoded',
+          origin: 'https://evil.example',
+        },
+      }),
+    );
+    expect(foreign.status).toBe(403);
+    const fetchMeta = await web.request(
+      '/api/chat/stream',
+      withCookie(cookie, {
+        ...form({ message: 'pwned', conversation_id: '' }),
+        headers: { 'content-type': 'application/x-www-form-urlencoded', 'sec-fetch-site': 'cross-site' },
+      }),
+    );
+    expect(fetchMeta.status).toBe(403);
+    expect(web.gateway.conversations.size).toBe(0);
+    expect(web.gateway.requests.some((r) => r.path === '/api/v0.3/chat')).toBe(false);
+    // The page's own request (same origin) works.
+    const own = await web.request(
+      '/api/chat/stream',
+      withCookie(cookie, {
+        ...form({ message: 'hello', conversation_id: '' }),
+        headers: {
+          'content-type': 'application/x-www-form-urlencoded',
+          origin: 'http://localhost:8080',
+          'sec-fetch-site': 'same-origin',
+        },
+      }),
+    );
+    expect(own.status).toBe(200);
+    expect((await ssePayloads(own)).at(-1)).toBe('[DONE]');
+    expect(web.gateway.conversations.size).toBe(1);
+  });
+
+  test('/chat/a%2Fb and /chat/%00 answer the 404 page without looking for a conversation', async () => {
+    const web = makeWeb();
+    const cookie = await signIn(web);
+    for (const path of ['/chat/a%2Fb', '/chat/%00', '/chat/..%2F..', '/chat/x%20y']) {
+      const before = web.gateway.requests.length;
+      const res = await web.request(path, withCookie(cookie));
+      expect(res.status).toBe(404);
+      expect(await res.text()).toContain('404 - Page Not Found');
+      const asked = web.gateway.requests.slice(before).map((r) => r.path);
+      expect(asked.filter((p) => p.includes('conversations'))).toEqual([]);
+    }
   });
 });

@@ -2,13 +2,25 @@
  * The reply stream (spec/web.md §6.4): relays gateway `POST /api/v0.3/chat` with `stream: true` to the
  * browser as `data:` events. The relay writes its own metadata event (conversation id, persona name),
  * passes `content` through as it arrives, flattens `error`, drops `done`, and always ends with `[DONE]`.
- * A browser that goes away aborts the upstream call, so chat stores the partial answer.
+ * Beside the raw text it sends `render` events with the whole reply so far as sanitized HTML (the same
+ * Markdown renderer as stored replies, so a reply looks the same while it streams and after a reload), and
+ * `tools` events with the activity line for the tool calls and agents of the turn.
+ * A browser that goes away aborts the upstream call at once, so chat stores the partial answer and the
+ * user's stream slot is free again.
  */
 import { sseResponse } from '../../../src/http/sse.ts';
 import { detailOf, json, Unauthenticated, type WebContext } from '../context.ts';
 import { GatewayUnreachable } from '../gateway-client.ts';
+import { renderChatMarkdown } from '../markdown.ts';
+import { type ActivityCall, activityBlock, applyToolEvent } from './activity.ts';
 
 const HEARTBEAT_MS = 15_000;
+/**
+ * Re-rendering the whole reply on every token would send O(n²) bytes for long answers; renders are spaced
+ * by at least this much, and the last text is always rendered before the stream ends. The first token is
+ * rendered at once.
+ */
+export const RENDER_INTERVAL_MS = 40;
 
 export interface StreamRequest {
   message: string;
@@ -66,7 +78,12 @@ export async function relayChatStream(ctx: WebContext, r: StreamRequest): Promis
   else {
     try {
       res = await ctx.api('/api/v0.3/chat', {
-        json: { message: r.message, conversation_id: r.conversationId || null, stream: true },
+        json: {
+          message: r.message,
+          conversation_id: r.conversationId || null,
+          stream: true,
+          tool_events: true,
+        },
         signal: upstreamAbort.signal,
         headers: { accept: 'text/event-stream' },
       });
@@ -93,20 +110,46 @@ export async function relayChatStream(ctx: WebContext, r: StreamRequest): Promis
     { signal: ctx.request.signal, heartbeatMs: HEARTBEAT_MS, heartbeatBeforeFirst: false },
     async (w) => {
       w.signal.addEventListener('abort', onClientGone, { once: true });
+      // Writes go through one chain: the render timer and the read loop both write.
+      let chain: Promise<void> = Promise.resolve();
+      const send = (v: unknown): Promise<void> => {
+        chain = chain.then(() => (w.closed ? undefined : w.data(v))).catch(() => undefined);
+        return chain;
+      };
       let metaSent = false;
       const meta = async (conversationId: string) => {
         if (metaSent) return;
         metaSent = true;
         const m: Record<string, unknown> = { type: 'metadata', conversation_id: conversationId };
         if (r.persona) m.persona = r.persona;
-        await w.data(m);
+        await send(m);
       };
       if (!res?.body) {
         await meta(r.conversationId);
-        await w.data({ type: 'error', error: failure ?? 'Connection error. Please try again.' });
-        await w.data('[DONE]');
+        await send({ type: 'error', error: failure ?? 'Connection error. Please try again.' });
+        await send('[DONE]');
         return;
       }
+
+      let text = '';
+      let renderedLength = -1;
+      let lastRender = 0;
+      let renderTimer: ReturnType<typeof setTimeout> | undefined;
+      const render = () => {
+        clearTimeout(renderTimer);
+        renderTimer = undefined;
+        if (text.length === renderedLength || text === '') return chain;
+        renderedLength = text.length;
+        lastRender = performance.now();
+        return send({ type: 'render', html: renderChatMarkdown(text) });
+      };
+      const scheduleRender = () => {
+        const wait = RENDER_INTERVAL_MS - (performance.now() - lastRender);
+        if (wait <= 0) return render();
+        renderTimer ??= setTimeout(() => void render(), wait);
+        return chain;
+      };
+      const calls: ActivityCall[] = [];
 
       // No content for WEB_STREAM_TIMEOUT: give up, so the page is never left waiting forever.
       let timedOut = false;
@@ -127,7 +170,8 @@ export async function relayChatStream(ctx: WebContext, r: StreamRequest): Promis
           if (finished) continue;
           if (payload === '[DONE]') {
             await meta(r.conversationId);
-            await w.data('[DONE]');
+            await render();
+            await send('[DONE]');
             finished = true;
             clearTimeout(timer);
             continue;
@@ -143,13 +187,21 @@ export async function relayChatStream(ctx: WebContext, r: StreamRequest): Promis
           } else if (ev.type === 'content' && typeof ev.content === 'string') {
             await meta(r.conversationId);
             arm();
-            await w.data({ type: 'content', content: ev.content });
+            text += ev.content;
+            await send({ type: 'content', content: ev.content });
+            await scheduleRender();
+          } else if (ev.type === 'tool_call' || ev.type === 'tool_result') {
+            await meta(r.conversationId);
+            // A tool (a specialist, an asset) may take a while: its events count as signs of life.
+            arm();
+            if (applyToolEvent(calls, ev)) await send({ type: 'tools', html: String(activityBlock(calls)) });
           } else if (ev.type === 'error') {
             await meta(r.conversationId);
+            await render();
             const e = ev.error as { message?: unknown } | string | undefined;
-            const text =
+            const msg =
               typeof e === 'string' ? e : typeof e?.message === 'string' ? e.message : 'Unknown error';
-            await w.data({ type: 'error', error: text });
+            await send({ type: 'error', error: msg });
           }
         }
       } catch (err) {
@@ -157,6 +209,7 @@ export async function relayChatStream(ctx: WebContext, r: StreamRequest): Promis
           ctx.app.log.warn('chat stream relay failed', { rid: ctx.rid, error: err });
       } finally {
         clearTimeout(timer);
+        clearTimeout(renderTimer);
       }
       if (w.closed) {
         upstreamAbort.abort(new Error('browser disconnected'));
@@ -165,14 +218,16 @@ export async function relayChatStream(ctx: WebContext, r: StreamRequest): Promis
       }
       if (!finished) {
         await meta(r.conversationId);
-        await w.data({
+        await render();
+        await send({
           type: 'error',
           error: timedOut
             ? 'The response timed out. Please try again.'
             : 'Connection error. Please try again.',
         });
-        await w.data('[DONE]');
+        await send('[DONE]');
       }
+      await chain;
     },
   );
 }

@@ -8,8 +8,11 @@ import {
   logo,
   PAGE_GRADIENT,
   SIDEBAR_GRADIENT,
+  themeToggle,
   toastContainer,
 } from '../layout.ts';
+import { renderChatMarkdown } from '../markdown.ts';
+import { type ActivityCall, activityBlock } from './activity.ts';
 
 export interface Conversation {
   id: string;
@@ -25,6 +28,8 @@ export interface Message {
   content: string;
   created_at: string;
   status?: string;
+  /** The tools the reply used, when chat stored any. */
+  tool_calls?: ActivityCall[];
 }
 
 export interface Persona {
@@ -111,12 +116,24 @@ export function userBubble(text: string, iso: string, id?: string): Html {
 </div>`;
 }
 
+/**
+ * "Stopped" for a reply cut short (chat keeps what was written as `partial`: the Stop button, a closed tab
+ * or a lost connection all end the same way), "interrupted" for one that failed.
+ */
+export function stoppedMark(status: string | undefined): Html | null {
+  if (status === 'partial')
+    return html`<div class="reply-stopped text-xs text-slate-400 italic mt-1" data-stopped="true">Stopped</div>`;
+  if (status === 'error')
+    return html`<div class="reply-stopped text-xs text-slate-400 italic mt-1" data-stopped="error">(interrupted)</div>`;
+  return null;
+}
+
 export function assistantBubble(m: Message): Html {
-  const interrupted = m.status === 'partial' || m.status === 'error';
-  return html`<div class="${AI_ROW}" data-role="assistant" data-message-id="${m.id}">
+  return html`<div class="${AI_ROW}" data-role="assistant" data-message-id="${m.id}"${m.status ? html` data-status="${m.status}"` : ''}>
 <div class="${AI_BUBBLE}">
-<div class="whitespace-pre-wrap break-words">${m.content}</div>
-${interrupted ? html`<div class="text-xs text-slate-400 italic mt-1">(interrupted)</div>` : null}
+${activityBlock(m.tool_calls)}
+<div class="chat-markdown break-words">${raw(renderChatMarkdown(m.content))}</div>
+${stoppedMark(m.status)}
 <div class="text-xs opacity-70 mt-1">${timeTag(m.created_at)}</div>
 </div>
 </div>`;
@@ -144,13 +161,18 @@ export function welcome(name: string, large = false): Html {
 </div>`;
 }
 
+/**
+ * The composer: a textarea that grows with its text (Enter sends, Shift+Enter breaks the line, both in
+ * gaia.js), Send, and Stop while a reply streams.
+ */
 export function chatForm(conversationId: string, maxChars: number): Html {
-  return html`<form id="chat-form" class="p-3 md:p-4 border-t border-slate-700/50 backdrop-blur-sm safe-area-padding-bottom" hx-post="/api/chat/send" hx-target="#messages" hx-swap="beforeend" hx-disabled-elt="#chat-send-button, #chat-message-input">
-<div class="flex items-center space-x-2 max-w-4xl mx-auto">
+  return html`<form id="chat-form" class="p-3 md:p-4 border-t border-slate-700/50 backdrop-blur-sm safe-area-padding-bottom" hx-post="/api/chat/send" hx-target="#messages" hx-swap="beforeend" hx-disabled-elt="#chat-send-button">
+<div class="flex items-end space-x-2 max-w-4xl mx-auto">
 <input type="hidden" id="conversation-id-input" name="conversation_id" value="${conversationId}">
 <label for="chat-message-input" class="sr-only">Message</label>
-<input type="text" id="chat-message-input" name="message" placeholder="Message Gaia..." required autofocus autocomplete="off" maxlength="${maxChars}" class="${INPUT} flex-1 min-w-0">
+<textarea id="chat-message-input" name="message" rows="1" placeholder="Message Gaia... (Shift+Enter for a new line)" required autofocus autocomplete="off" maxlength="${maxChars}" class="${INPUT} chat-composer flex-1 min-w-0"></textarea>
 <button type="submit" id="chat-send-button" class="${BTN_PRIMARY} min-w-[44px] min-h-[44px] flex-shrink-0" aria-label="Send"><span class="hidden sm:inline">Send</span><span class="sm:hidden" aria-hidden="true">→</span></button>
+<button type="button" id="chat-stop-button" class="${BTN_SECONDARY} min-w-[44px] min-h-[44px] flex-shrink-0 hidden" aria-label="Stop the reply">Stop</button>
 </div>
 </form>`;
 }
@@ -238,6 +260,7 @@ ${MENU_LINKS.map(([href, label]) => html`<a href="${href}" class="block text-sm 
 <div class="p-3 border-b border-slate-700/50 space-y-3">
 <div class="flex items-center justify-between">
 <a href="/chat" class="flex items-center">${logo()}</a>
+${themeToggle()}
 <button type="button" id="sidebar-close" class="md:hidden bg-slate-700/60 hover:bg-slate-600 text-white rounded-lg min-w-[44px] min-h-[44px] p-0 text-xl flex items-center justify-center" aria-label="Close sidebar">×</button>
 </div>
 <button type="button" id="new-chat-button" class="${BTN_SECONDARY} w-full text-xs" hx-post="/chat/new" hx-target="#main-content" hx-swap="innerHTML swap:200ms settle:200ms">New Chat</button>
