@@ -3,7 +3,7 @@
  * list with status, and revoke. The page stays out of htmx's history cache so the key is not saved.
  */
 import { Elysia } from 'elysia';
-import { detailOf, htmlAnswer, readForm, toast, triggers, type WebContext } from '../context.ts';
+import { detailOf, htmlAnswer, readForm, triggers, type WebContext } from '../context.ts';
 import { type Html, html } from '../html.ts';
 import type { Kit } from '../kit.ts';
 import {
@@ -96,6 +96,14 @@ function newKeyBox(name: string, key: string): Html {
 </div>`;
 }
 
+/** The reason a revoke did not happen, from the gateway's answer. */
+export function revokeFailureText(status: number, detail: string): string {
+  if (status === 404) return `Key not revoked: ${detail || 'no such key'}. It is not one of your keys.`;
+  if (status === 429) return `Key not revoked: ${detail || 'too many requests'}. Please try again shortly.`;
+  if (status >= 500) return `Key not revoked: ${detail || 'the server failed'}. Please try again.`;
+  return `Key not revoked: ${detail || `the gateway answered ${status}`}.`;
+}
+
 export function keyRoutes(kit: Kit) {
   const { config } = kit.s;
   return new Elysia({ name: 'gaia-web-keys' })
@@ -148,29 +156,18 @@ export function keyRoutes(kit: Kit) {
     .delete(
       '/api/keys/:id',
       kit.handler('fragment', async (ctx, p) => {
-        const res = await ctx.api(`/api/v1/auth/api-keys/${encodeURIComponent(p.id ?? '')}`, {
+        const { res, body } = await ctx.apiJson(`/api/v1/auth/api-keys/${encodeURIComponent(p.id ?? '')}`, {
           method: 'DELETE',
         });
-        const text = await res.text();
-        if (!res.ok && res.status !== 404) {
-          let body: unknown = null;
-          try {
-            body = JSON.parse(text);
-          } catch {
-            body = null;
-          }
-          return htmlAnswer('', {
-            headers: {
-              'hx-reswap': 'none',
-              'hx-trigger': triggers(
-                toast(detailOf(body) || 'Failed to revoke key. Please try again.', 'error'),
-              ),
-            },
-          });
-        }
-        return htmlAnswer(await loadKeys(ctx), {
-          headers: { 'hx-trigger': triggers(toast('Key revoked', 'success')) },
-        });
+        // What auth did is what the page says: a key of another account, or one that does not exist,
+        // is a 404 there and stays exactly as it was, so the page must not claim it was revoked.
+        const notice = res.ok
+          ? box('success', 'Key revoked. Apps using it stop working within a second.', null, 'status')
+          : box('error', revokeFailureText(res.status, detailOf(body)));
+        // Answered 200 so htmx swaps it in place of the list, which is reloaded to show the real state.
+        return htmlAnswer(
+          html`<div id="api-key-revoke-result" class="mb-4" data-status="${res.status}">${notice}</div>${await loadKeys(ctx)}`,
+        );
       }),
       { parse: 'none' },
     );
