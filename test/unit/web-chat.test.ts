@@ -560,6 +560,7 @@ describe('chat replies as Markdown', () => {
     const conv = [...web.gateway.conversations.values()][0]!;
     const reply = conv.messages.find((m) => m.role === 'assistant')!;
     (reply as { status: string }).status = 'partial';
+    (reply as { finish_reason?: string }).finish_reason = 'client_disconnected';
     (reply as { tool_calls?: unknown }).tool_calls = [
       {
         id: 'call_1',
@@ -575,6 +576,11 @@ describe('chat replies as Markdown', () => {
     expect(page).toContain(renderChatMarkdown(reply.content));
     expect(page).toContain('data-status="partial"');
     expect(page).toContain('data-stopped="true">Stopped</div>');
+    // A reply the provider cut short is not "stopped".
+    (reply as { finish_reason?: string }).finish_reason = 'provider_error';
+    const failed = await (await web.request(`/chat/${conv.id}`, withCookie(cookie))).text();
+    expect(failed).toContain('data-stopped="interrupted">(interrupted)</div>');
+    expect(failed).not.toContain('>Stopped<');
     expect(page).toContain('<summary class="tool-summary">Searched the knowledge base: 3 results</summary>');
     expect(page).toContain('{&quot;query&quot;:&quot;dragons&quot;}');
     expect(page).not.toContain('not shown');

@@ -34,7 +34,10 @@ export function messageJson(m: MessageRow) {
     created_at: m.createdAt.toISOString(),
     status: m.status,
   };
-  return m.toolCalls?.length ? { ...out, tool_calls: m.toolCalls } : out;
+  // A reply cut short says why (the user stopped it, or the provider failed), so a client can tell them apart;
+  // complete messages keep their shape.
+  const why = m.status === 'partial' && m.finishReason ? { ...out, finish_reason: m.finishReason } : out;
+  return m.toolCalls?.length ? { ...why, tool_calls: m.toolCalls } : why;
 }
 
 const queryError = (name: string, message: string) =>

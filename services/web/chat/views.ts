@@ -28,6 +28,8 @@ export interface Message {
   content: string;
   created_at: string;
   status?: string;
+  /** Why a partial reply ended (`client_disconnected` when the user stopped it). */
+  finish_reason?: string;
   /** The tools the reply used, when chat stored any. */
   tool_calls?: ActivityCall[];
 }
@@ -117,14 +119,15 @@ export function userBubble(text: string, iso: string, id?: string): Html {
 }
 
 /**
- * "Stopped" for a reply cut short (chat keeps what was written as `partial`: the Stop button, a closed tab
- * or a lost connection all end the same way), "interrupted" for one that failed.
+ * "Stopped" for a reply the user stopped (chat keeps what was written as `partial` with
+ * `finish_reason: client_disconnected`: the Stop button, a closed tab or switching away), "(interrupted)"
+ * for one the provider or the connection cut short.
  */
-export function stoppedMark(status: string | undefined): Html | null {
-  if (status === 'partial')
+export function stoppedMark(status: string | undefined, finishReason?: string): Html | null {
+  if (status === 'partial' && finishReason === 'client_disconnected')
     return html`<div class="reply-stopped text-xs text-slate-400 italic mt-1" data-stopped="true">Stopped</div>`;
-  if (status === 'error')
-    return html`<div class="reply-stopped text-xs text-slate-400 italic mt-1" data-stopped="error">(interrupted)</div>`;
+  if (status === 'partial' || status === 'error')
+    return html`<div class="reply-stopped text-xs text-slate-400 italic mt-1" data-stopped="interrupted">(interrupted)</div>`;
   return null;
 }
 
@@ -133,7 +136,7 @@ export function assistantBubble(m: Message): Html {
 <div class="${AI_BUBBLE}">
 ${activityBlock(m.tool_calls)}
 <div class="chat-markdown break-words">${raw(renderChatMarkdown(m.content))}</div>
-${stoppedMark(m.status)}
+${stoppedMark(m.status, m.finish_reason)}
 <div class="text-xs opacity-70 mt-1">${timeTag(m.created_at)}</div>
 </div>
 </div>`;
