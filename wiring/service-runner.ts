@@ -7,6 +7,7 @@ import { createWebApp } from '../services/web/app.ts';
 import { gatewayOverHttp } from '../services/web/gateway-client.ts';
 import { type Config, loadConfig, type ServiceName } from '../src/config.ts';
 import { announce } from '../src/lifecycle.ts';
+import { listenMetrics, metricsOnApiPort, readMetricsConfig, trackBus } from '../src/metrics.ts';
 import { buildClients, drainServers, listen, makeLogger, onShutdown, openPlatform } from '../src/platform.ts';
 import { SERVICE_FACTORIES } from './registry.ts';
 
@@ -28,7 +29,12 @@ export async function runService(
     ...platform,
     clients: buildClients(config, name, {}, true),
   });
-  const server = listen(name, config.ports[svcName], config.host, (req) => svc.handle(req));
+  const metrics = readMetricsConfig(config);
+  const server = listen(name, config.ports[svcName], config.host, (req) =>
+    new URL(req.url).pathname === '/metrics' ? metricsOnApiPort(req, metrics) : svc.handle(req),
+  );
+  const metricsServer = listenMetrics(metrics);
+  trackBus(platform.bus);
   const a = announce({
     bus: platform.bus,
     service: name,
@@ -40,6 +46,7 @@ export async function runService(
   log.info(`${name} listening`, { port: server.port });
   onShutdown(log, async () => {
     await drainServers([server], () => 0);
+    metricsServer?.stop();
     await a.stopping();
     await svc.close?.();
     await platform.bus.drain();
@@ -60,6 +67,8 @@ async function runGateway(config: Config): Promise<void> {
   const fetch = gateway.fetch;
   const server = listen('gateway', config.ports.gateway, config.host, (req) => fetch(req));
   gateway.app.server = server as never;
+  const metricsServer = listenMetrics(readMetricsConfig(config));
+  trackBus(platform.bus);
   const a = announce({ bus: platform.bus, service: 'gateway', version: config.version, log });
   a.ready();
   ready = true;
@@ -67,6 +76,7 @@ async function runGateway(config: Config): Promise<void> {
   onShutdown(log, async () => {
     ready = false;
     await drainServers([server], () => gateway.openStreams());
+    metricsServer?.stop();
     await a.stopping();
     await gateway.close();
     await platform.bus.drain();
@@ -80,11 +90,16 @@ async function runWeb(config: Config): Promise<void> {
   const gatewayUrl = config.gatewayUrl ?? `http://localhost:${config.ports.gateway}`;
   const app = createWebApp({ config, log, gateway: gatewayOverHttp(gatewayUrl) });
   const fetch = app.fetch;
-  const server = listen('web', config.ports.web, config.host, (req) => fetch(req));
+  const metrics = readMetricsConfig(config);
+  const server = listen('web', config.ports.web, config.host, (req) =>
+    new URL(req.url).pathname === '/metrics' ? metricsOnApiPort(req, metrics) : fetch(req),
+  );
+  const metricsServer = listenMetrics(metrics);
   // Elysia hands `server` to handlers from here; the web UI needs it for the browser's address.
   app.server = server as never;
   log.info('web listening', { port: server.port, gateway: gatewayUrl });
   onShutdown(log, async () => {
     await drainServers([server], () => 0);
+    metricsServer?.stop();
   });
 }

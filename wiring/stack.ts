@@ -3,6 +3,7 @@
  * service mounted in-process unless its `<SVC>_SERVICE_URL` says to call it over HTTP.
  * `bun run dev`, the container and the test harness all start Gaia through here.
  */
+
 import type { Server } from 'bun';
 import { createGateway, type Gateway } from '../services/gateway/app.ts';
 import { createWebApp } from '../services/web/app.ts';
@@ -10,6 +11,7 @@ import type { Config, ServiceName } from '../src/config.ts';
 import type { Handler } from '../src/http/client.ts';
 import { announce } from '../src/lifecycle.ts';
 import type { Logger } from '../src/log.ts';
+import { listenMetrics, readMetricsConfig, trackBus } from '../src/metrics.ts';
 import {
   buildClients,
   drainServers,
@@ -96,6 +98,10 @@ export async function startAllInOne(opts: StackOptions): Promise<RunningStack> {
   const webServer = listen('web', opts.webPort ?? config.ports.web, config.host, (req) => webFetch(req));
   web.server = webServer as never;
 
+  // The gateway answers /metrics itself (token only); a separate port when GAIA_METRICS_PORT asks for one.
+  const metricsServer = listenMetrics(readMetricsConfig(config));
+  trackBus(bus);
+
   const announcers = [
     announce({ bus, service: 'gateway', version: config.version, log }),
     announce({ bus, service: 'web', version: config.version, log }),
@@ -124,6 +130,7 @@ export async function startAllInOne(opts: StackOptions): Promise<RunningStack> {
       stopped = true;
       ready = false;
       await drainServers([webServer, gatewayServer], () => gateway.openStreams());
+      metricsServer?.stop();
       await Promise.all(announcers.map((a) => a.stopping()));
       await gateway.close();
       for (const s of Object.values(services)) await s?.close?.();

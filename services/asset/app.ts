@@ -2,7 +2,9 @@
  * The asset service: image, texture, 3D and audio generation through external providers, with prices,
  * budgets, reuse, jobs, Gaia-served files and the pricing routes, composed on the service kernel.
  */
+
 import { createServiceApp, type ServiceDeps } from '../../src/http/service.ts';
+import { routesOf } from '../../src/metrics.ts';
 import type { MountedService } from '../../src/platform.ts';
 import { assetRoutes } from './assets/index.ts';
 import { type AssetOverrides, createAssetContext, HEAD_MARK_HEADER } from './context.ts';
@@ -46,6 +48,7 @@ export async function assetService(
       await res.body?.cancel().catch(() => {});
       return new Response(null, { status: res.status, statusText: res.statusText, headers: res.headers });
     },
+    routes: routesOf(app),
     capabilities: ['asset_generation', 'pricing', 'jobs', 'signed_downloads'],
     close: () => ctx.generator.close(),
   };

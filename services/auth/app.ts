@@ -2,8 +2,10 @@
  * The auth service (spec/auth.md): users, passwords, sessions, JWT issuance and API keys, with the local
  * provider by default and Supabase when configured. Composed from feature plugins on the service kernel.
  */
+
 import { Elysia } from 'elysia';
 import { createServiceApp, type ServiceDeps, SHORT_HOSTS } from '../../src/http/service.ts';
+import { routesOf } from '../../src/metrics.ts';
 import type { ServiceFactory } from '../../src/platform.ts';
 import { apiKeyRoutes } from './api-keys/index.ts';
 import { ApiKeysService } from './api-keys/service.ts';
@@ -80,6 +82,7 @@ export const createAuthService: ServiceFactory = (deps) => {
   return {
     name: 'auth',
     handle: (req) => app.handle(req),
+    routes: routesOf(app),
     capabilities: ['local_auth', 'supabase_auth', 'api_keys', 'jwt', 'sessions'].filter(
       (c) => c !== (deps.config.auth.provider === 'local' ? 'supabase_auth' : 'local_auth'),
     ),

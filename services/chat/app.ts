@@ -4,6 +4,7 @@
  */
 
 import { createServiceApp, type ServiceDeps } from '../../src/http/service.ts';
+import { routesOf } from '../../src/metrics.ts';
 import type { MountedService } from '../../src/platform.ts';
 import { createChatContext } from './context.ts';
 import { conversationRoutes } from './conversations/index.ts';
@@ -46,6 +47,7 @@ export function chatService(deps: ServiceDeps): MountedService {
   return {
     name: 'chat',
     handle: (request) => app.handle(request),
+    routes: routesOf(app),
     // MCP stdio servers are child processes: they must not outlive the service.
     close: async () => {
       await ctx.mcp?.close();

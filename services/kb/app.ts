@@ -2,9 +2,11 @@
  * The kb service: a Git-synced markdown knowledge base with ranked search, multi-user access, an MCP
  * server and the legacy routes, composed from its feature plugins on the service kernel.
  */
+
 import { jsonResponse } from '../../src/http/errors.ts';
 import { IDENTITY_HEADER, verifyIdentitySync } from '../../src/http/identity.ts';
 import { createServiceApp, type ServiceDeps } from '../../src/http/service.ts';
+import { routesOf } from '../../src/metrics.ts';
 import type { MountedService } from '../../src/platform.ts';
 import { apiRoutes } from './api/index.ts';
 import { rbacRoutes } from './api/rbac.ts';
@@ -100,6 +102,12 @@ export async function kbService(deps: ServiceDeps): Promise<MountedService> {
   return {
     name: 'kb',
     handle,
+    // The webhook and MCP endpoints are answered before Elysia sees them; their paths are fixed.
+    routes: [
+      ...routesOf(app),
+      { method: 'POST', path: WEBHOOK_PATH },
+      ...[...MCP_PATHS].map((path) => ({ method: 'ALL', path })),
+    ],
     capabilities: ['kb', 'search', 'git_sync', 'rbac', 'mcp'],
     close: async () => {
       ctx.closed = true;

@@ -252,7 +252,12 @@ export class NatsBus implements Bus {
   }
 
   health(): BusHealth {
-    return { status: this.connected ? 'healthy' : 'unhealthy', connected: this.connected, mode: 'nats' };
+    return {
+      status: this.connected ? 'healthy' : 'unhealthy',
+      connected: this.connected,
+      mode: 'nats',
+      bufferedBytes: this.heldBytes,
+    };
   }
 
   onReconnect(cb: () => void): void {

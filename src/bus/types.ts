@@ -30,6 +30,8 @@ export interface BusHealth {
   status: 'healthy' | 'unhealthy';
   connected: boolean;
   mode: 'memory' | 'nats';
+  /** Bytes of publishes held while disconnected (NATS only). */
+  bufferedBytes?: number;
 }
 
 export interface Bus {

@@ -6,6 +6,7 @@ import { and, eq, isNotNull, sql } from 'drizzle-orm';
 import type { Db } from '../../../db/index.ts';
 import type { User } from '../../../src/http/service.ts';
 import type { Logger } from '../../../src/log.ts';
+import { llmCost, llmTokens } from '../../../src/metrics.ts';
 import { costUsd, type ModelInfo } from '../models/registry.ts';
 import { Statements } from './statements.ts';
 
@@ -57,6 +58,11 @@ export class UsageLedger {
         createdAt: ph('createdAt'),
       }),
     );
+    const cost = costUsd(e.model, e.input, e.output);
+    const labels = { provider: e.model.provider, model: e.model.id };
+    llmTokens.inc({ ...labels, direction: 'input' }, e.input);
+    llmTokens.inc({ ...labels, direction: 'output' }, e.output);
+    llmCost.inc(labels, cost);
     try {
       await insert.execute({
         id: crypto.randomUUID(),
@@ -68,7 +74,7 @@ export class UsageLedger {
         model: e.model.id,
         inputTokens: e.input,
         outputTokens: e.output,
-        costUsd: costUsd(e.model, e.input, e.output),
+        costUsd: cost,
         estimated: e.estimated,
         status: e.status,
         latencyMs: Math.round(e.latencyMs),
