@@ -23,10 +23,8 @@ const FRAGMENTS: Array<[string, string]> = [
   ['POST', '/api/keys'],
   ['DELETE', '/api/keys/c1a9e2f4-7b3d-4e8a-9c6f-0d2b5e7a1f38'],
 ];
-const STREAMS: Array<[string, string]> = [
-  ['POST', '/api/chat/stream'],
-  ['GET', '/api/chat/stream?message=hi&conversation_id='],
-];
+// The reply stream is POST-only (a GET form would be reachable from a foreign page's link).
+const STREAMS: Array<[string, string]> = [['POST', '/api/chat/stream']];
 const JSON_ROUTES = ['/api/user', '/api/models'];
 
 const JWT = /eyJ[\w-]+\.[\w-]+\./;
