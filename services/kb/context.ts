@@ -2,9 +2,11 @@
  * Everything one kb instance holds, built once per app so two stacks in one process share nothing: the
  * working tree, the Git queue, the search index, the access model and the operations over them.
  */
+
 import { HttpError } from '../../src/http/errors.ts';
 import type { Identity } from '../../src/http/identity.ts';
 import { requireUser, type ServiceDeps, type ServiceKernel } from '../../src/http/service.ts';
+import { kbDocuments, onScrape } from '../../src/metrics.ts';
 import { Rbac } from './access/rbac.ts';
 import { AccessService } from './access/service.ts';
 import { KbCache } from './cache.ts';
@@ -46,6 +48,7 @@ export function createKbContext(deps: ServiceDeps, kernel: ServiceKernel): KbCon
   const config = readKbConfig(deps.config);
   const store = new FileStore(config.path);
   const index = new SearchIndex();
+  onScrape('kb-index', () => kbDocuments.set(index.size));
   const cache = new KbCache();
   const access = new AccessService({ db, log });
   const knowledge = new Knowledge(store);

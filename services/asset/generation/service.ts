@@ -5,11 +5,13 @@
  * request waits for the job up to its effective wait; past that it gets 202 and the job carries on, even if
  * the client leaves.
  */
+
 import { and, desc, eq, inArray, isNull, lt, or } from 'drizzle-orm';
 import type { Db } from '../../../db/index.ts';
 import type { Bus } from '../../../src/bus/types.ts';
 import { HttpError } from '../../../src/http/errors.ts';
 import type { Logger } from '../../../src/log.ts';
+import { assetCost, assetGenerations } from '../../../src/metrics.ts';
 import type { AssetConfig } from '../config.ts';
 import type { Pricing } from '../pricing/service.ts';
 import { toHttpError } from '../providers/errors.ts';
@@ -527,6 +529,16 @@ export class Generator {
   }
 
   private publish(subject: string, data: Record<string, unknown>): void {
+    // The events mark the outcomes operators count: every finished generation and what it cost.
+    if (subject === 'gaia.asset.generation.completed' || subject === 'gaia.asset.generation.failed') {
+      const provider = String(data.provider ?? 'unknown');
+      assetGenerations.inc({
+        provider,
+        category: String(data.category ?? 'unknown'),
+        outcome: subject.endsWith('completed') ? 'completed' : String(data.error_type ?? 'failed'),
+      });
+      if (typeof data.cost === 'number' && data.cost > 0) assetCost.inc({ provider }, data.cost);
+    }
     this.d.bus
       .publish(subject, data)
       .catch((err) => this.d.log.warn('asset event not published', { error: String(err) }));

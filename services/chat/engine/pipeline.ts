@@ -13,6 +13,7 @@ import type { Config } from '../../../src/config.ts';
 import { HttpError } from '../../../src/http/errors.ts';
 import type { User } from '../../../src/http/service.ts';
 import type { Logger } from '../../../src/log.ts';
+import { llmTimeToFirstToken, llmTokensPerSecond } from '../../../src/metrics.ts';
 import {
   type ConversationRow,
   type ConversationStore,
@@ -575,6 +576,15 @@ export class ChatEngine {
     const runs = !req.clientTools && (agents !== undefined || (registry !== undefined && tools.length > 0));
     const state = newLoopState();
     let sawContent = false;
+    // Per model call: when it started and when its first token came, for the latency metrics.
+    const labels = { provider: model.provider, model: model.id };
+    let callStarted = 0;
+    let firstTokenAt: number | null = null;
+    let lastTokenAt = 0;
+    let streamingMs = 0;
+    const closeCall = () => {
+      if (firstTokenAt !== null) streamingMs += lastTokenAt - firstTokenAt;
+    };
     try {
       await runToolLoop(
         {
@@ -620,7 +630,10 @@ export class ChatEngine {
             },
             onToolEvent: opts.onToolEvent,
             beforeModelCall: () => {
+              closeCall();
               sawContent = false;
+              callStarted = performance.now();
+              firstTokenAt = null;
               arm(chat.firstTokenTimeoutMs);
             },
             onProviderEvent: (type) => {
@@ -628,6 +641,13 @@ export class ChatEngine {
               if (type === 'usage' && !sawContent) return;
               sawContent = true;
               arm(chat.idleTimeoutMs);
+              if (type === 'text' || type === 'tool_call_delta') {
+                lastTokenAt = performance.now();
+                if (firstTokenAt === null) {
+                  firstTokenAt = lastTokenAt;
+                  llmTimeToFirstToken.observe(labels, (firstTokenAt - callStarted) / 1000);
+                }
+              }
             },
             // Tools have their own timeouts; only the total deadline applies while they work.
             beforeTools: () => arm(Number.POSITIVE_INFINITY),
@@ -643,6 +663,9 @@ export class ChatEngine {
       clearTimeout(timer);
       opts.signal?.removeEventListener('abort', onClient);
       out.ms = performance.now() - started;
+      closeCall();
+      if (state.output && streamingMs > 0)
+        llmTokensPerSecond.observe(labels, state.output / (streamingMs / 1000));
       out.text = state.text;
       out.finish = state.finish;
       out.input = state.input;

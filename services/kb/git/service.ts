@@ -6,6 +6,7 @@
  * the repository; every text that could carry them passes through the masker first. The remote's history
  * is merged without conflict markers: a local write is never lost (see merge.ts).
  */
+
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { createHash } from 'node:crypto';
 import fs, { existsSync, lstatSync, readFileSync, writeFileSync } from 'node:fs';
@@ -16,6 +17,7 @@ import http from 'isomorphic-git/http/node';
 import type { Bus } from '../../../src/bus/types.ts';
 import { HttpError } from '../../../src/http/errors.ts';
 import type { Logger } from '../../../src/log.ts';
+import { kbSyncs } from '../../../src/metrics.ts';
 import { namespaceOf } from '../paths/namespace.ts';
 import type { CommitInfo, GitChanges, KbConfig } from '../types.ts';
 import { applyToTree, commitTree, PendingIndex, stageFromWorkTree } from './commit.ts';
@@ -745,6 +747,8 @@ export class GitService {
   }
 
   private publish(subject: string, data: Record<string, unknown>): void {
+    if (subject === 'gaia.kb.sync.completed')
+      kbSyncs.inc({ kind: String(data.direction ?? 'unknown'), outcome: String(data.result ?? 'unknown') });
     this.bus
       .publish(subject, data)
       .catch((err) => this.log.warn('kb event not published', { subject, error: errText(err) }));
