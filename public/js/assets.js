@@ -11,8 +11,6 @@
       if (!MV) return;
       MV.dracoDecoderLocation = '/static/vendor/draco/';
       MV.ktx2TranscoderLocation = '/static/vendor/basis/';
-      MV.meshoptDecoderLocation = '/static/vendor/meshopt_decoder.js';
-      MV.lottieLoaderLocation = '/static/vendor/lottie.min.js';
     });
   }
 

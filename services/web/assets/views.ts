@@ -98,7 +98,7 @@ function previewOf(a: GalleryItem): Html {
   const file = `/assets/${id}/file`;
   const preview = `/assets/${id}/preview`;
   if (a.format === 'glb')
-    return html`<model-viewer class="asset-model rounded-lg bg-slate-900" src="${file}" poster="${preview}" alt="${a.title}" camera-controls auto-rotate shadow-intensity="1" style="${PREVIEW_STYLE};height:auto"></model-viewer>`;
+    return html`<model-viewer class="asset-model rounded-lg bg-slate-900" src="${file}" poster="${preview}" alt="${a.title}" camera-controls style="${PREVIEW_STYLE};height:auto"></model-viewer>`;
   const img = html`<img class="rounded-lg bg-slate-900" src="${preview}" alt="${a.title}" loading="lazy" style="${PREVIEW_STYLE}">`;
   if (a.category === 'audio')
     return html`${img}<audio class="asset-audio w-full mt-2" controls preload="metadata" src="${file}"></audio>`;
@@ -186,7 +186,7 @@ export function studioPage(o: { items: Html; jobs: Job[]; spentToday: number | n
 <p class="text-slate-400 mb-6">Describe an image, a seamless texture, a 3D model or a sound. The price is shown before anything is spent.
 ${o.spentToday !== null ? html`<span class="text-slate-300">Spent today: <strong id="asset-spent-today" class="text-white">${usd(o.spentToday)}</strong>.</span>` : null}</p>
 <section class="${CARD} mb-8">
-<form id="asset-form" class="grid grid-cols-1 md:grid-cols-3 gap-4" hx-post="/assets/generate" hx-target="#asset-result" hx-swap="innerHTML" hx-disabled-elt="#asset-generate-button">
+<form id="asset-form" class="grid grid-cols-1 md:grid-cols-3 gap-4" hx-post="/assets/generate" hx-target="#asset-result" hx-swap="innerHTML" hx-disabled-elt="#asset-generate-button" hx-disinherit="*">
 <div><label for="asset-category" class="block text-sm text-slate-300 mb-1">Category</label>
 <select id="asset-category" name="category" class="${INPUT}">${CATEGORIES.map(([v, l]) => html`<option value="${v}">${l}</option>`)}</select></div>
 <div><label for="asset-style" class="block text-sm text-slate-300 mb-1">Style</label>
@@ -198,7 +198,7 @@ ${o.spentToday !== null ? html`<span class="text-slate-300">Spent today: <strong
 <div><label for="asset-max-cost" class="block text-sm text-slate-300 mb-1">Max cost (USD)</label>
 <input id="asset-max-cost" name="max_cost" type="number" min="0" step="0.01" value="0.50" class="${INPUT}"></div>
 <div class="md:col-span-3 flex items-center justify-between gap-4 flex-wrap">
-<div id="asset-estimate" aria-live="polite" hx-post="/assets/estimate" hx-include="#asset-form" hx-trigger="load, change from:#asset-form, input changed delay:400ms from:#asset-form" hx-swap="innerHTML"><p class="text-sm text-slate-400">Estimating…</p></div>
+<div id="asset-estimate" aria-live="polite" hx-post="/assets/estimate" hx-target="this" hx-include="#asset-form" hx-trigger="load, change from:#asset-form, input delay:400ms from:#asset-form" hx-swap="innerHTML"><p class="text-sm text-slate-400">Estimating…</p></div>
 <button id="asset-generate-button" type="submit" class="${BTN_PRIMARY}">Generate</button>
 </div>
 </form>
