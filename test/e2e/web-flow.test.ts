@@ -208,7 +208,7 @@ describe.skipIf(!run)('web UI in Chromium', () => {
     expect(await page.locator('#messages [data-role="user"]').count()).toBe(1);
     expect(await page.locator('#messages [data-role="assistant"]').count()).toBe(1);
     expect(
-      (await page.locator('#messages [data-role="assistant"] .whitespace-pre-wrap').textContent())!.trim(),
+      (await page.locator('#messages [data-role="assistant"] .chat-markdown').textContent())!.trim(),
     ).toBe(finalText.trim());
     expect(await page.locator('.conversation-item').count()).toBe(1);
     await expectUniqueIds(page);

@@ -40,11 +40,10 @@ function upstreamErrorText(status: number, body: unknown): string {
 }
 
 /** Splits an SSE body into `data:` payloads (comments and other fields are skipped). */
-async function* dataPayloads(body: ReadableStream<Uint8Array>): AsyncGenerator<string> {
+async function* dataPayloads(reader: ReadableStreamDefaultReader<Uint8Array>): AsyncGenerator<string> {
   const decoder = new TextDecoder();
   let buf = '';
   let data: string[] = [];
-  const reader = body.getReader();
   try {
     for (;;) {
       const { value, done } = await reader.read();
@@ -62,14 +61,21 @@ async function* dataPayloads(body: ReadableStream<Uint8Array>): AsyncGenerator<s
       }
     }
     if (data.length) yield data.join('\n');
-  } finally {
-    reader.releaseLock();
+  } catch (err) {
+    // A cancel from our side (the browser left) ends the read; anything else is the relay's to report.
+    if (!(err instanceof Error && err.name === 'AbortError')) throw err;
   }
 }
 
 export async function relayChatStream(ctx: WebContext, r: StreamRequest): Promise<Response> {
   const upstreamAbort = new AbortController();
-  const onClientGone = () => upstreamAbort.abort(new Error('browser disconnected'));
+  let upstreamReader: ReadableStreamDefaultReader<Uint8Array> | null = null;
+  // Aborting the request alone is not enough: the gateway counts the stream (and the user's stream slot)
+  // until its body is cancelled, so a browser that leaves cancels both at once.
+  const onClientGone = () => {
+    upstreamAbort.abort(new Error('browser disconnected'));
+    upstreamReader?.cancel().catch(() => undefined);
+  };
   ctx.request.signal.addEventListener('abort', onClientGone, { once: true });
 
   let res: Response | null = null;
@@ -89,6 +95,8 @@ export async function relayChatStream(ctx: WebContext, r: StreamRequest): Promis
       });
     } catch (err) {
       if (err instanceof Unauthenticated) throw err;
+      // The browser left before the gateway answered: nobody is listening any more.
+      if (upstreamAbort.signal.aborted) return new Response(null, { status: 499 });
       if (!(err instanceof GatewayUnreachable)) throw err;
       failure = 'Connection error. Please try again.';
     }
@@ -164,7 +172,9 @@ export async function relayChatStream(ctx: WebContext, r: StreamRequest): Promis
       arm();
       let finished = false;
       try {
-        for await (const payload of dataPayloads(res.body)) {
+        upstreamReader = res.body.getReader();
+        if (w.closed || ctx.request.signal.aborted) onClientGone();
+        for await (const payload of dataPayloads(upstreamReader)) {
           if (w.closed) break;
           // Read on to the end after [DONE], so the upstream stream closes normally rather than as a cancel.
           if (finished) continue;
@@ -212,8 +222,7 @@ export async function relayChatStream(ctx: WebContext, r: StreamRequest): Promis
         clearTimeout(renderTimer);
       }
       if (w.closed) {
-        upstreamAbort.abort(new Error('browser disconnected'));
-        await res.body.cancel().catch(() => undefined);
+        onClientGone();
         return;
       }
       if (!finished) {
