@@ -27,7 +27,7 @@ export function readMetricsConfig(config: Pick<Config, 'source'>): MetricsConfig
 }
 
 export const registry = new Registry();
-collectDefaultMetrics({ register: registry, prefix: 'gaia_process_' });
+collectDefaultMetrics({ register: registry, prefix: 'gaia_' });
 
 /** Seconds; chat turns and asset generations reach minutes, health checks are sub-millisecond. */
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
