@@ -55,7 +55,18 @@ export interface OpenDbOptions {
   seedDev: boolean;
   isProduction: boolean;
   log?: DbLog;
+  /**
+   * PostgreSQL only: how long one statement may take, counting the wait for a connection, before it fails
+   * as `DatabaseUnavailableError` (default 5000). A statement that gave up is withdrawn if it was still
+   * queued and aborted by the server otherwise, so it cannot take effect after its caller was answered.
+   */
+  queryTimeoutMs?: number;
+  /** PostgreSQL only: how long opening a connection may take, in seconds (default 2). */
+  connectTimeoutS?: number;
 }
+
+export const DEFAULT_QUERY_TIMEOUT_MS = 5000;
+export const DEFAULT_CONNECT_TIMEOUT_S = 2;
 
 export interface Db {
   kind: DbKind;
@@ -76,7 +87,14 @@ const silentLog: DbLog = { info: () => {}, warn: () => {} };
 
 export async function openDb(opts: OpenDbOptions): Promise<Db> {
   const log = opts.log ?? silentLog;
-  const db = opts.kind === 'sqlite' ? openSqlite(opts.sqlitePath) : openPostgres(opts.url, opts.poolMax);
+  const db =
+    opts.kind === 'sqlite'
+      ? openSqlite(opts.sqlitePath)
+      : openPostgres(opts.url, {
+          poolMax: opts.poolMax,
+          queryTimeoutMs: opts.queryTimeoutMs ?? DEFAULT_QUERY_TIMEOUT_MS,
+          connectTimeoutS: opts.connectTimeoutS ?? DEFAULT_CONNECT_TIMEOUT_S,
+        });
   try {
     const target = migrateTargetOf(db);
     if (opts.autoMigrate) {
@@ -188,12 +206,24 @@ interface PostgresDb extends Db {
   url: string;
 }
 
-function openPostgres(url: string, poolMax: number): PostgresDb {
-  const client = postgres(url, {
-    max: poolMax,
+function openPostgres(
+  url: string,
+  o: { poolMax: number; queryTimeoutMs: number; connectTimeoutS: number },
+): PostgresDb {
+  const raw = postgres(url, {
+    max: o.poolMax,
+    // postgres.js waits 30 s for a connection by default and retries with a backoff that grows to 20 s;
+    // during an outage requests would pile up behind that. Fail fast and retry often, so an outage costs
+    // each request at most the query timeout and the first request after it succeeds at once.
+    connect_timeout: o.connectTimeoutS,
+    backoff: (retries: number) => Math.min(0.05 * 2 ** retries, 1),
+    // The server aborts what the client has stopped waiting for, so no statement commits after a caller
+    // was told it failed.
+    connection: { statement_timeout: o.queryTimeoutMs },
     // `CREATE TABLE IF NOT EXISTS` and friends send NOTICEs; they are not worth a log line.
     onnotice: () => {},
   });
+  const client = guardSql(raw, o.queryTimeoutMs);
   const orm = drizzlePg(client, { schema: pgSchema });
   const inTx = new AsyncLocalStorage<Orm>();
   let closed = false;
@@ -213,14 +243,177 @@ function openPostgres(url: string, poolMax: number): PostgresDb {
     tx,
     all: async <T>(q: SQL) => [...(await orm.execute(q))] as T[],
     ping: async () => {
-      await client`SELECT 1`;
+      await client.unsafe('SELECT 1');
     },
     close: async () => {
       if (closed) return;
       closed = true;
-      await client.end({ timeout: 5 });
+      await raw.end({ timeout: 5 });
     },
   };
+}
+
+/**
+ * The database could not answer: refused, unreachable, timed out, or the connection was lost. Services
+ * answer 503 for it, never 500. The message names no statement, parameter or address.
+ */
+export class DatabaseUnavailableError extends Error {
+  readonly code = 'DATABASE_UNAVAILABLE';
+  constructor(reason: string) {
+    super(`database unavailable: ${reason}`);
+    this.name = 'DatabaseUnavailableError';
+  }
+}
+
+// Socket errors, postgres.js connection errors, SQLSTATEs for a server that is shutting down, starting or
+// full, and SQLite's "another writer holds the file past busy_timeout".
+const UNAVAILABLE_CODES = new Set([
+  'DATABASE_UNAVAILABLE',
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'CONNECT_TIMEOUT',
+  'CONNECTION_CLOSED',
+  'CONNECTION_DESTROYED',
+  'CONNECTION_ENDED',
+  '57014', // statement_timeout (set to the query timeout) fired on the server
+  '57P01',
+  '57P02',
+  '57P03',
+  '53300',
+  'SQLITE_BUSY',
+  'SQLITE_LOCKED',
+]);
+
+/** Whether `err` (or what it wraps: drizzle puts the driver's error in `cause`) means the database is out of reach. */
+export function isDatabaseUnavailable(err: unknown): boolean {
+  for (
+    let e = err as { code?: unknown; cause?: unknown } | undefined, i = 0;
+    e && typeof e === 'object' && i < 5;
+    e = e.cause as never, i++
+  ) {
+    if (e instanceof DatabaseUnavailableError) return true;
+    const code = typeof e.code === 'string' ? e.code : undefined;
+    // SQLSTATE class 08: connection exceptions.
+    if (code && (UNAVAILABLE_CODES.has(code) || /^08[0-9A-Z]{3}$/.test(code))) return true;
+  }
+  return false;
+}
+
+type Sql = postgres.Sql;
+type PendingQuery = ReturnType<Sql['unsafe']>;
+
+/**
+ * A query that fails with DatabaseUnavailableError once `ms` pass without an answer. postgres.js queries are
+ * lazy (they start on `then`) and drizzle may call `.values()` first, so this stays lazy too.
+ */
+class TimedQuery implements PromiseLike<unknown> {
+  private run?: Promise<unknown>;
+  constructor(
+    private readonly q: PendingQuery,
+    private readonly ms: number,
+  ) {}
+
+  values(): this {
+    this.q.values();
+    return this;
+  }
+
+  // biome-ignore lint/suspicious/noThenProperty: drizzle awaits the driver's query objects; this is one.
+  then<A = unknown, B = never>(
+    onFulfilled?: ((v: unknown) => A | PromiseLike<A>) | null,
+    onRejected?: ((e: unknown) => B | PromiseLike<B>) | null,
+  ): Promise<A | B> {
+    this.run ??= new Promise((resolve, reject) => {
+      const q = this.q as PendingQuery & { state?: unknown };
+      const timer = setTimeout(() => {
+        reject(new DatabaseUnavailableError(`no answer within ${this.ms} ms`));
+        // Still waiting for a connection: withdraw it, so it cannot run once the database is back. One
+        // already sent is aborted by the server's statement_timeout or fails with its connection.
+        if (!q.state) q.cancel();
+      }, this.ms);
+      q.then(
+        (v) => {
+          clearTimeout(timer);
+          resolve(v);
+        },
+        (e) => {
+          clearTimeout(timer);
+          reject(e);
+        },
+      );
+    });
+    return this.run.then(onFulfilled, onRejected);
+  }
+}
+
+/**
+ * Puts the query timeout on everything drizzle runs: each statement, the wait for a transaction's
+ * connection, and its COMMIT. A transaction whose caller already got an error never starts late: its body
+ * throws at once and postgres.js rolls it back.
+ */
+function guardSql(sql: Sql, ms: number): Sql {
+  const timedOut = () => new DatabaseUnavailableError(`no answer within ${ms} ms`);
+  return new Proxy(sql, {
+    get(target, prop, receiver) {
+      if (prop === 'unsafe')
+        return (query: string, params?: unknown[], opts?: object) =>
+          new TimedQuery(target.unsafe(query, params as never, opts as never), ms);
+      if (prop === 'savepoint')
+        return (a: unknown, b?: unknown) => {
+          const fn = (typeof a === 'function' ? a : b) as (s: Sql) => unknown;
+          const wrapped = (s: Sql) => fn(guardSql(s, ms));
+          const t = target as unknown as { savepoint(...args: unknown[]): Promise<unknown> };
+          return typeof a === 'function' ? t.savepoint(wrapped) : t.savepoint(a, wrapped);
+        };
+      if (prop === 'begin')
+        return (a: unknown, b?: unknown) => {
+          const fn = (typeof a === 'function' ? a : b) as (s: Sql) => unknown;
+          const options = typeof a === 'string' ? a : undefined;
+          return new Promise((resolve, reject) => {
+            let phase: 'waiting' | 'running' | 'abandoned' = 'waiting';
+            let commitTimer: ReturnType<typeof setTimeout> | undefined;
+            const startTimer = setTimeout(() => {
+              if (phase !== 'waiting') return;
+              phase = 'abandoned';
+              reject(timedOut());
+            }, ms);
+            const body = async (s: Sql) => {
+              clearTimeout(startTimer);
+              if (phase === 'abandoned') throw timedOut();
+              phase = 'running';
+              try {
+                const result = await fn(guardSql(s, ms));
+                commitTimer = setTimeout(() => reject(timedOut()), ms);
+                return result;
+              } catch (err) {
+                // Answer now: the ROLLBACK that follows may itself wait on a dead connection.
+                reject(err);
+                throw err;
+              }
+            };
+            const t = target as unknown as { begin(...args: unknown[]): Promise<unknown> };
+            (options === undefined ? t.begin(body) : t.begin(options, body)).then(
+              (v) => {
+                clearTimeout(commitTimer);
+                resolve(v);
+              },
+              (e) => {
+                clearTimeout(startTimer);
+                clearTimeout(commitTimer);
+                reject(e);
+              },
+            );
+          });
+        };
+      return Reflect.get(target, prop, receiver);
+    },
+  });
 }
 
 function migrateTargetOf(db: Db): MigrateTarget {
@@ -267,14 +460,33 @@ export async function dbHealth(db: Db, timeoutMs = 1500): Promise<DbHealth> {
   }
 }
 
-/** A short reason for a failed database call, with credentials and addresses removed. */
+/**
+ * A short reason for a failed database call, safe for logs and `/health`: no address, credential, statement
+ * parameter or quoted value (PostgreSQL quotes the offending input in messages such as `invalid input
+ * syntax for type uuid: "…"`). drizzle's wrapper, whose message carries the parameters, is looked through.
+ */
 export function describeDbError(err: unknown): string {
-  const e = err as { code?: string; message?: string };
-  if (e?.code === 'ECONNREFUSED') return 'connection refused';
-  if (e?.code === 'ENOTFOUND') return 'host not found';
-  if (e?.code === 'CONNECTION_ENDED' || e?.code === 'CONNECTION_DESTROYED') return 'connection closed';
-  const msg = String(e?.message ?? err);
-  return msg.replace(/\b[a-z][a-z0-9+.-]*:\/\/\S+/gi, '<url>').slice(0, 200);
+  let e = err as { code?: unknown; message?: unknown; cause?: unknown } | undefined;
+  for (
+    let i = 0;
+    i < 5 && e && typeof e === 'object' && e.cause && /^Failed query/.test(String(e.message));
+    i++
+  )
+    e = e.cause as typeof e;
+  const code = typeof e?.code === 'string' ? e.code : undefined;
+  if (code === 'ECONNREFUSED') return 'connection refused';
+  if (code === 'ENOTFOUND') return 'host not found';
+  if (code === 'CONNECTION_ENDED' || code === 'CONNECTION_DESTROYED' || code === 'CONNECTION_CLOSED')
+    return 'connection closed';
+  if (code === 'CONNECT_TIMEOUT') return 'connect timeout';
+  let msg = String(e?.message ?? err);
+  if (/^Failed query/.test(msg)) msg = 'query failed';
+  msg = msg
+    .replace(/\b[a-z][a-z0-9+.-]*:\/\/\S+/gi, '<url>')
+    .replace(/"[^"]*"|'[^']*'/g, '"…"')
+    .replace(/\n[\s\S]*/, '')
+    .slice(0, 200);
+  return code && !msg.includes(code) ? `${msg} (${code})` : msg;
 }
 
 export type ConstraintKind = 'unique' | 'foreign_key' | 'check' | 'not_null';

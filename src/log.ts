@@ -43,6 +43,14 @@ const RESET = '\x1b[0m';
 
 const SECRET_KEY = /pass(word)?|secret|token|authorization|api[_-]?key|key_hash|cookie|credential/i;
 const JWT_SHAPE = /eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*/g;
+/**
+ * drizzle's failed-query errors read `Failed query: <sql>\nparams: <values>`, and the values are key and
+ * token hashes, emails and message text. The statement stays (it says what failed); the values never
+ * reach a log line, whichever call site logged the error's message.
+ */
+const QUERY_PARAMS = /\nparams: [\s\S]*/;
+/** Driver errors carry the bound values in these fields. */
+const PARAM_KEYS = new Set(['params', 'parameters', 'args']);
 
 const secretKeys = new Map<string, boolean>();
 /** Whether a field name holds a secret; memoised, since the same few names recur on every line. */
@@ -50,15 +58,21 @@ function isSecretKey(k: string): boolean {
   let v = secretKeys.get(k);
   if (v === undefined) {
     // `key_id`, `session_id` and token *counts* are identifiers, not secrets.
-    v = SECRET_KEY.test(k) && !/(_id|Id|_count|tokens_used|_tokens)$/.test(k);
+    v = (SECRET_KEY.test(k) && !/(_id|Id|_count|tokens_used|_tokens)$/.test(k)) || PARAM_KEYS.has(k);
     if (secretKeys.size < 10_000) secretKeys.set(k, v);
   }
   return v;
 }
 
+/** A string with JWTs and failed-query values masked, for the few places that write without a Logger. */
+export function redactText(value: string): string {
+  // The regexes only run on strings that could hold a match: this is on every request's log line.
+  const out = value.includes('eyJ') ? value.replace(JWT_SHAPE, '[jwt]') : value;
+  return out.includes('\nparams: ') ? out.replace(QUERY_PARAMS, '\nparams: [redacted]') : out;
+}
+
 function scrub(value: unknown, depth = 0): unknown {
-  // The JWT regex only runs on strings that could hold one: this is on every request's log line.
-  if (typeof value === 'string') return value.includes('eyJ') ? value.replace(JWT_SHAPE, '[jwt]') : value;
+  if (typeof value === 'string') return redactText(value);
   if (value instanceof Error) return { name: value.name, message: scrub(value.message) };
   if (depth > 4 || value === null || typeof value !== 'object') return value;
   if (Array.isArray(value)) return value.map((v) => scrub(v, depth + 1));

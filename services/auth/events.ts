@@ -6,6 +6,7 @@
 import type { Db, Orm } from '../../db/index.ts';
 import type { Bus } from '../../src/bus/types.ts';
 import type { Logger } from '../../src/log.ts';
+import { localLogout } from '../../src/security/local-revocations.ts';
 
 export type AuthProviderName = 'local' | 'supabase';
 
@@ -53,6 +54,8 @@ export class AuthEvents {
   }
 
   logout(userId: string, sessionId: string, reason: 'user' | 'refresh_token_reuse'): void {
+    // The gateway in this process refuses the session before the response leaves, whatever NATS is doing.
+    localLogout(this.bus, sessionId);
     this.publish('gaia.auth.logout', { event: 'logout', user_id: userId, session_id: sessionId, reason });
   }
 

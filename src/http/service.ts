@@ -3,7 +3,7 @@
  * and `GET /health`. Feature controllers `.use()` the instance this returns to get `identity` typed.
  */
 import { Elysia } from 'elysia';
-import type { Db } from '../../db/index.ts';
+import { type Db, describeDbError, isDatabaseUnavailable } from '../../db/index.ts';
 import type { Bus } from '../bus/types.ts';
 import type { Config } from '../config.ts';
 import type { Logger } from '../log.ts';
@@ -97,7 +97,15 @@ export function createServiceApp({ name, deps, health }: ServiceAppOptions) {
       else if (code === 'NOT_FOUND') err = new HttpError(404, 'Not Found');
       else if (code === 'PARSE') err = new HttpError(400, 'Invalid JSON body');
       else if (code === 'VALIDATION') err = new HttpError(422, 'Invalid request body', { errors: [] });
-      else return toErrorResponse(error, log, request.headers.get('x-request-id') ?? undefined, request.url);
+      else if (isDatabaseUnavailable(error)) {
+        // An outage is not a bug in the request: 503, which clients retry, and a line without the query.
+        log.warn('database unavailable', {
+          rid: request.headers.get('x-request-id') ?? undefined,
+          error: describeDbError(error),
+        });
+        err = new HttpError(503, `Service ${name} unavailable`);
+      } else
+        return toErrorResponse(error, log, request.headers.get('x-request-id') ?? undefined, request.url);
       // The OpenAI SDKs read `error`; kernel-made errors on /v1 carry it too.
       return (isOpenAiPath(new URL(request.url).pathname) ? withOpenAiEnvelope(err) : err).toResponse();
     })

@@ -5,9 +5,10 @@
  */
 import { and, eq, gt, inArray, isNotNull, isNull, or } from 'drizzle-orm';
 import { LRUCache } from 'lru-cache';
-import { assignDefaultRole, type Db } from '../../../db/index.ts';
+import { assignDefaultRole, type Db, describeDbError, isDatabaseUnavailable } from '../../../db/index.ts';
 import type { Bus } from '../../../src/bus/types.ts';
 import type { Config } from '../../../src/config.ts';
+import { HttpError } from '../../../src/http/errors.ts';
 import type { Logger } from '../../../src/log.ts';
 import { DEV_API_KEY_HASH, hashApiKey, isPlausibleApiKey } from '../../../src/security/apikey.ts';
 import {
@@ -16,6 +17,7 @@ import {
   looksLikeJwt,
   type UserClaims,
 } from '../../../src/security/jwt.ts';
+import { onLocalLogout } from '../../../src/security/local-revocations.ts';
 
 export interface Principal {
   authType: 'jwt' | 'api_key';
@@ -63,6 +65,8 @@ interface CachedKey {
 }
 
 const REVOKED_KEY_HOLD_MS = 16 * 60_000;
+/** A verified JWT whose `sub` is not a UUID. */
+const FOREIGN_SUBJECT = Symbol('foreign-subject');
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** `Authorization` and `X-API-Key`, each at most once (a comma-joined value counts as twice). */
@@ -146,10 +150,16 @@ export class GatewayAuth {
     });
     opts.bus.subscribe('gaia.auth.logout', (m) => {
       const id = m.data.session_id;
-      if (typeof id === 'string') this.revokedSessions.set(id, Date.now() + a.jwtTtlS * 1000);
+      if (typeof id === 'string') this.revokeSession(id);
     });
+    // Logouts handled in this process arrive directly, so they hold even while NATS is down.
+    onLocalLogout(opts.bus, (id) => this.revokeSession(id));
     // Events may have been missed while the bus was down; forget every verified key.
     opts.bus.onReconnect(() => this.keys.clear());
+  }
+
+  revokeSession(sessionId: string): void {
+    this.revokedSessions.set(sessionId, Date.now() + this.config.auth.jwtTtlS * 1000);
   }
 
   revokeKey(keyId: string): void {
@@ -194,11 +204,27 @@ export class GatewayAuth {
     return !!hash && this.keys.has(hash);
   }
 
+  /**
+   * Throws 503 `Service auth unavailable` when the database cannot answer a lookup: a key that cannot be
+   * checked is neither valid nor invalid, and the client should retry rather than drop its key.
+   */
   async authenticate(creds: Credentials): Promise<AuthOutcome> {
+    try {
+      return await this.authenticateOrThrow(creds);
+    } catch (err) {
+      if (!isDatabaseUnavailable(err)) throw err;
+      this.log.warn('credential check failed: database unavailable', { error: describeDbError(err) });
+      throw new HttpError(503, 'Service auth unavailable');
+    }
+  }
+
+  private async authenticateOrThrow(creds: Credentials): Promise<AuthOutcome> {
     let jwtRejected = false;
+    let foreignSubject = false;
     if (creds.jwt) {
-      const p = await this.verifyJwt(creds.jwt);
-      if (p) return { kind: 'ok', principal: p };
+      const p = await this.jwtPrincipal(creds.jwt);
+      if (p === FOREIGN_SUBJECT) foreignSubject = true;
+      else if (p) return { kind: 'ok', principal: p };
       jwtRejected = true;
     }
     if (creds.invalidKey) return { kind: 'bad_key' };
@@ -206,13 +232,23 @@ export class GatewayAuth {
       const p = await this.verifyKey(creds.apiKey, keyHashOf(creds));
       return p ? { kind: 'ok', principal: p } : { kind: 'bad_key' };
     }
+    // A genuine token for a subject Gaia cannot hold (not a UUID): its signature is fine, so the token is
+    // not malformed; the credentials just do not name a Gaia user.
+    if (foreignSubject) return { kind: 'bad_key' };
     return jwtRejected ? { kind: 'bad_jwt' } : { kind: 'none' };
   }
 
   async verifyJwt(token: string): Promise<Principal | null> {
+    const p = await this.jwtPrincipal(token);
+    return p === FOREIGN_SUBJECT ? null : p;
+  }
+
+  private async jwtPrincipal(token: string): Promise<Principal | null | typeof FOREIGN_SUBJECT> {
     const res = await this.jwt.verify(token);
     if (!res.ok) return null;
     const c: UserClaims = res.claims;
+    // Every table keys users by UUID; another kind of `sub` would fail deep inside a query.
+    if (typeof c.sub !== 'string' || !UUID_RE.test(c.sub)) return FOREIGN_SUBJECT;
     if (this.isHeld(this.revokedSessions, c.session_id)) return null;
     if (this.isHeld(this.revokedKeys, c.gaia_key_id)) return null;
     const email = typeof c.email === 'string' && c.email ? c.email.toLowerCase() : null;
@@ -304,7 +340,7 @@ export class GatewayAuth {
         .update(t.apiKeys)
         .set({ lastUsedAt: new Date(now) })
         .where(eq(t.apiKeys.id, keyId)),
-    ).catch((err: unknown) => this.log.warn('last_used_at update failed', { error: String(err) }));
+    ).catch((err: unknown) => this.log.warn('last_used_at update failed', { error: describeDbError(err) }));
   }
 
   private async hasAdminRole(userId: string): Promise<boolean> {
@@ -333,8 +369,6 @@ export class GatewayAuth {
   /** A verified JWT whose `sub` has no row gets one, so data is keyed by one id whatever the credential. */
   private async ensureUser(id: string, email: string | null): Promise<void> {
     if (this.knownUsers.has(id)) return;
-    // users.id is a UUID column; a foreign token with another kind of `sub` authenticates but owns no row.
-    if (!UUID_RE.test(id)) return;
     const { t, orm } = this.db;
     this.dbLookups++;
     const existing = await orm.select({ id: t.users.id }).from(t.users).where(eq(t.users.id, id)).limit(1);
