@@ -299,6 +299,68 @@ describe.skipIf(!run)('chat page in Chromium', () => {
     await closeQuietly(context);
   }, 60_000);
 
+  test('a scenario reply made through the API shows the agents it consulted when opened on the page', async () => {
+    const { context, page, w, uid, email } = await signedIn();
+    oa.reset();
+    oa.enqueue(
+      {
+        toolCalls: [
+          { id: 'call_npc', name: 'ask_npc_voice', arguments: JSON.stringify({ request: 'greet' }) },
+          { id: 'call_rules', name: 'ask_rules_arbiter', arguments: JSON.stringify({ request: 'check' }) },
+        ],
+      },
+      { chunks: ['The innkeeper waves.'] },
+      { chunks: ['That is allowed.'] },
+      { chunks: ['The **innkeeper** greets you.'] },
+    );
+    const jwt = await s.h.mintJwt({ sub: uid, email });
+    const res = await s.h.fetch('/api/v1/chat', {
+      method: 'POST',
+      headers: { authorization: `Bearer ${jwt}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ message: 'I enter the inn', scenario: 'gamemaster' }),
+    });
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as { _metadata: { conversation_id: string } };
+    const id = body._metadata.conversation_id;
+    expect(id).toBeTruthy();
+    await page.goto(`${web}/chat/${id}`);
+    const activity = page.locator('#messages [data-role="assistant"] .tool-activity');
+    await activity.waitFor();
+    expect(await activity.getAttribute('data-agents')).toBe('npc_voice rules_arbiter');
+    await expect(activity.locator('.tool-summary').textContent()).resolves.toBe(
+      'Consulted npc voice, rules arbiter',
+    );
+    await expect(
+      page.locator('#messages [data-role="assistant"] .chat-markdown strong').textContent(),
+    ).resolves.toBe('innkeeper');
+    expect(w.unexpected()).toEqual([]);
+    await closeQuietly(context);
+  }, 60_000);
+
+  test('a failed reply shows the error in place with Retry, which asks again', async () => {
+    const { context, page, w } = await signedIn();
+    oa.reset();
+    oa.enqueue({ status: 400, errorMessage: 'bad things' }, { chunks: ['Second time lucky.'] });
+    await page.fill('#chat-message-input', 'Try this');
+    await page.press('#chat-message-input', 'Enter');
+    const error = page.locator('#messages [data-role="error"]');
+    await error.waitFor();
+    await replyDone(page);
+    expect(await page.locator('#toast-container .toast').count()).toBe(0);
+    await error.locator('.chat-retry').click();
+    await page
+      .locator('#messages [data-role="assistant"] .chat-markdown', { hasText: 'Second time lucky.' })
+      .waitFor();
+    await replyDone(page);
+    expect(await page.locator('#messages [data-role="error"]').count()).toBe(0);
+    const asked = oa.completions.map(
+      (c) => c.body.messages.filter((m: { role: string }) => m.role === 'user').at(-1).content,
+    );
+    expect(asked).toEqual(['Try this', 'Try this']);
+    expect(w.unexpected()).toEqual([]);
+    await closeQuietly(context);
+  }, 60_000);
+
   test('themes follow the colour scheme, the toggle overrides and is remembered; body text passes AA', async () => {
     for (const scheme of ['light', 'dark'] as const) {
       const { context, page, w } = await signedIn({ colorScheme: scheme });
