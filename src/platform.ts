@@ -7,7 +7,7 @@ import type { Server } from 'bun';
 import { type Db, openDb } from '../db/index.ts';
 import { createBus } from './bus/index.ts';
 import type { Bus } from './bus/types.ts';
-import type { Config, ServiceName } from './config.ts';
+import { type Config, Reader, type ServiceName } from './config.ts';
 import {
   type Handler,
   httpClient,
@@ -16,7 +16,7 @@ import {
   type ServiceClients,
 } from './http/client.ts';
 import type { ServiceDeps } from './http/service.ts';
-import { createLogger, type Logger } from './log.ts';
+import { createLogger, type Logger, redactText } from './log.ts';
 
 export interface Platform {
   config: Config;
@@ -43,6 +43,9 @@ export async function openPlatform(
     seedDev: config.seedDev,
     isProduction: config.isProduction,
     log: log.child({ component: 'db' }),
+    // Bounds every statement, including the wait for a connection, so a database outage answers 503
+    // within this time instead of holding requests until the server returns.
+    queryTimeoutMs: new Reader(config.source).int('DATABASE_QUERY_TIMEOUT_MS', 5000, 100, 600_000),
   });
   const bus = await createBus({
     natsUrl: config.nats.url,
@@ -100,6 +103,54 @@ export function buildClients(
   return clients;
 }
 
+/**
+ * Requests whose raw target had a `.` or `..` segment. Bun resolves those segments before `request.url`
+ * exists, so a handler cannot see them; its router, though, matches the raw target, so routes spelled
+ * with dot segments catch them first and mark the request (the gateway answers 400 `Invalid path`).
+ */
+const dotSegmentRequests = new WeakSet<Request>();
+
+/** Whether the client sent this request with a literal or percent-encoded `.`/`..` path segment. */
+export function hadDotSegments(request: Request): boolean {
+  return dotSegmentRequests.has(request);
+}
+
+// Paths deeper than this are not inspected; no Gaia route is half as deep.
+const DOT_SEGMENT_DEPTH = 12;
+const DOT_SPELLINGS = [
+  '.',
+  '%2e',
+  '%2E',
+  '..',
+  '.%2e',
+  '%2e.',
+  '%2e%2e',
+  '.%2E',
+  '%2E.',
+  '%2E%2E',
+  '%2e%2E',
+  '%2E%2e',
+];
+
+function dotSegmentRoutes(
+  fetch: (req: Request, server: Server<undefined>) => Response | Promise<Response>,
+): Record<string, (req: Request, server: Server<undefined>) => Response | Promise<Response>> {
+  const mark = (req: Request, server: Server<undefined>) => {
+    dotSegmentRequests.add(req);
+    return fetch(req, server);
+  };
+  const routes: Record<string, typeof mark> = {};
+  for (let depth = 0; depth < DOT_SEGMENT_DEPTH; depth++) {
+    let prefix = '';
+    for (let i = 0; i < depth; i++) prefix += `/:s${i}`;
+    for (const dot of DOT_SPELLINGS) {
+      routes[`${prefix}/${dot}`] = mark;
+      routes[`${prefix}/${dot}/*`] = mark;
+    }
+  }
+  return routes;
+}
+
 export function listen(
   name: string,
   port: number,
@@ -109,13 +160,14 @@ export function listen(
   return Bun.serve({
     port,
     hostname,
+    routes: dotSegmentRoutes(fetch),
     // Bun's 10 s default would cut long requests; streams turn it off per request.
     idleTimeout: 120,
     // The gateway enforces per-route limits itself; this only caps what Bun will accept at all.
     maxRequestBodySize: 64 * 1024 * 1024,
     fetch,
     error(err) {
-      console.error(`${name}: unhandled server error`, err.message);
+      console.error(`${name}: unhandled server error`, redactText(err.message));
       return new Response(JSON.stringify({ detail: 'Internal server error' }), {
         status: 500,
         headers: { 'content-type': 'application/json' },

@@ -15,6 +15,7 @@ import { IDENTITY_HEADER, type Identity, signIdentitySync } from '../../src/http
 import { SHORT_HOSTS } from '../../src/http/service.ts';
 import { validate } from '../../src/http/validate.ts';
 import type { Logger } from '../../src/log.ts';
+import { hadDotSegments } from '../../src/platform.ts';
 import { GatewayAuth, type Principal, readCredentials } from './auth/service.ts';
 import { docsRoutes } from './docs/index.ts';
 import { HealthService } from './health/service.ts';
@@ -321,6 +322,25 @@ export function createGateway(deps: GatewayDeps): Gateway {
         ? await readLimitedBody(request, limit)
         : null;
 
+    // A spent credential-failure budget closes validate as it closes direct key use, so it cannot serve as
+    // an unthrottled key checker; only a key this gateway has already verified still gets an answer.
+    if (route.path.endsWith('/auth/validate')) {
+      let candidate: unknown;
+      try {
+        candidate = body ? (parseJsonBytes(body) as { api_key?: unknown } | undefined)?.api_key : undefined;
+      } catch {
+        // The auth service answers malformed JSON with the envelope.
+      }
+      if (typeof candidate !== 'string' || !auth.isCachedKey({ apiKey: candidate })) {
+        const f = await failures.check(`ip:${ctx.ip}`);
+        if (!f.allowed)
+          throw rateLimited(
+            describeRateLimit(g.authFailureLimit),
+            rateLimitHeaders({ ...f, allowed: false }),
+          );
+      }
+    }
+
     // Streams are counted per identity; the body says whether this chat request will stream.
     let streamSlot: string | null = null;
     if (route.chat && body) {
@@ -462,7 +482,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
     const ctx = newCtx(request, server);
     let res: Response;
     try {
-      if (isBadPath(rawPath(request.url))) throw new HttpError(400, 'Invalid path');
+      if (badPath(request)) throw new HttpError(400, 'Invalid path');
       res = await fn(ctx);
       // Most clients (Unity, wrk, SDK streams) send no gzip Accept-Encoding: skip the async hop then.
       if (request.headers.has('accept-encoding')) res = await maybeGzip(request, res);
@@ -514,8 +534,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
       if (code !== 'NOT_FOUND') return;
       const ctx = newCtx(request, server);
       const path = new URL(request.url).pathname;
-      if (isBadPath(rawPath(request.url)))
-        return finish(request, ctx, errorOut(ctx, new HttpError(400, 'Invalid path')));
+      if (badPath(request)) return finish(request, ctx, errorOut(ctx, new HttpError(400, 'Invalid path')));
       const methods = new Set<string>();
       for (const m of routeMatchers) {
         if (!m.re.test(path)) continue;
@@ -563,7 +582,13 @@ export function createGateway(deps: GatewayDeps): Gateway {
           if (isMultipart(request.headers.get('content-type'))) throw unsupportedMedia();
           const bytes = await readLimitedBody(request, g.maxBodyBytes);
           const body = validate(CalculatorBody, bytes ? parseJsonBytes(bytes) : undefined);
-          return jsonResponse({ result: (body.a ?? 0) + (body.b ?? 0) });
+          const result = (body.a ?? 0) + (body.b ?? 0);
+          // JSON has no Infinity or NaN (JSON.stringify writes null): a sum that overflows is refused.
+          if (!Number.isFinite(result))
+            throw new HttpError(422, 'Invalid request body', {
+              errors: [{ path: '', message: 'The sum is not a finite number' }],
+            });
+          return jsonResponse({ result });
         }),
       { parse: 'none' },
     )
@@ -594,6 +619,11 @@ export function createGateway(deps: GatewayDeps): Gateway {
       return withHeadLength(request, await app.handle(request));
     },
   };
+}
+
+/** `..`, NUL or an encoded slash in the path, including dot segments Bun resolved before we saw the URL. */
+function badPath(request: Request): boolean {
+  return hadDotSegments(request) || isBadPath(rawPath(request.url));
 }
 
 /** The path as the client sent it, before URL normalisation could hide `..` or encoded slashes. */
