@@ -103,13 +103,6 @@ export const busBufferedBytes = new Gauge({
   registers: [registry],
 });
 
-export const dbQueryErrors = new Counter({
-  name: 'gaia_db_query_errors_total',
-  help: 'Database queries that failed, by database kind',
-  labelNames: ['database'] as const,
-  registers: [registry],
-});
-
 export const assetGenerations = new Counter({
   name: 'gaia_asset_generations_total',
   help: 'Asset generations finished, by provider, category and outcome',
