@@ -180,9 +180,24 @@ describe.skipIf(!run)('chat page in Chromium', () => {
     expect(await page.isVisible('#chat-stop-button')).toBe(true);
     expect(await page.isEnabled('#chat-send-button')).toBe(false);
     await screenshot(page, 'chat-streaming-markdown');
+    // Keep the reply's row and where it starts: re-renders swap its content, never the row (no flicker, no jump).
+    const topBefore = await page.evaluate(() => {
+      const row = document.querySelector('[id^="response-"]:not([id^="response-content-"])')!;
+      (window as unknown as { __row: Element }).__row = row;
+      return row.getBoundingClientRect().top;
+    });
 
     gate.release();
     await replyDone(page);
+    const after = await page.evaluate(() => {
+      const row = document.querySelector('[id^="response-"]:not([id^="response-content-"])')!;
+      return {
+        same: row === (window as unknown as { __row: Element }).__row,
+        top: row.getBoundingClientRect().top,
+      };
+    });
+    expect(after.same).toBe(true);
+    expect(Math.abs(after.top - topBefore)).toBeLessThanOrEqual(1);
     expect(await page.isVisible('#chat-stop-button')).toBe(false);
     const streamed = await md.innerHTML();
     expect(await md.locator('a', { hasText: 'site' }).getAttribute('rel')).toBe('noopener noreferrer');
