@@ -64,6 +64,8 @@ export async function openPlatform(
 export interface MountedService {
   name: ServiceName;
   handle: Handler;
+  /** Route templates (`/api/v1/conversations/:id`), so metrics label requests by route, not raw path. */
+  routes?: Array<{ method: string; path: string }>;
   capabilities: string[];
   close?(): Promise<void>;
 }

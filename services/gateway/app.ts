@@ -15,6 +15,13 @@ import { IDENTITY_HEADER, type Identity, signIdentitySync } from '../../src/http
 import { SHORT_HOSTS } from '../../src/http/service.ts';
 import { validate } from '../../src/http/validate.ts';
 import type { Logger } from '../../src/log.ts';
+import {
+  metricsOnApiPort,
+  observeHttp,
+  openStreams,
+  rateLimitRejections,
+  readMetricsConfig,
+} from '../../src/metrics.ts';
 import { hadDotSegments } from '../../src/platform.ts';
 import { GatewayAuth, type Principal, readCredentials } from './auth/service.ts';
 import { docsRoutes } from './docs/index.ts';
@@ -56,6 +63,8 @@ interface Ctx {
   upstreamMs: number;
   upstreamName?: string;
   openAiErrors: boolean;
+  /** The route template answered, for metrics labels (never the raw path of an unknown URL). */
+  route?: string;
 }
 
 const NOT_AUTH = 'Not authenticated. Provide a valid JWT or API Key.';
@@ -130,6 +139,8 @@ export function createGateway(deps: GatewayDeps): Gateway {
   const allowAll = g.allowedOrigins.includes('*');
   const allowed = new Set(g.allowedOrigins);
   const internalRequests = new WeakSet<Request>();
+  const metricsConfig = readMetricsConfig(config);
+  const gatewayPaths = new Set([...GATEWAY_ROUTES.map((r) => r.path), '/metrics']);
   /**
    * Lengths announced by upstream HEAD answers. Elysia answers a HEAD by overwriting Content-Length with the
    * length of the (empty) body the handler returned, so the real one is put back after Elysia is done.
@@ -198,6 +209,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
     const timing = [`auth;dur=${ctx.authMs.toFixed(1)}`];
     if (ctx.upstreamName) timing.push(`upstream;desc="${ctx.upstreamName}";dur=${ctx.upstreamMs.toFixed(1)}`);
     timing.push(`total;dur=${total.toFixed(1)}`);
+    observeHttp('gateway', request.method, ctx.route ?? 'unmatched', res.status, total / 1000);
     h.set('server-timing', timing.join(', '));
     for (const [k, v] of Object.entries(corsHeaders(ctx.origin))) h.set(k, v);
     if (ctx.rateHeaders) for (const k in ctx.rateHeaders) h.set(k, ctx.rateHeaders[k]!);
@@ -215,8 +227,14 @@ export function createGateway(deps: GatewayDeps): Gateway {
   const errorOut = (ctx: Ctx, err: HttpError): Response =>
     (ctx.openAiErrors ? withOpenAiEnvelope(err) : err).toResponse();
 
-  const rateLimited = (describe: string, headers: Record<string, string>) =>
-    new HttpError(429, `Rate limit exceeded: ${describe}`, { headers });
+  const rateLimited = (
+    limit: 'general' | 'auth' | 'auth_failures',
+    describe: string,
+    headers: Record<string, string>,
+  ) => {
+    rateLimitRejections.inc({ limit });
+    return new HttpError(429, `Rate limit exceeded: ${describe}`, { headers });
+  };
 
   /** Authenticates per the route's rule; throws the spec's 401/403/429 answers. */
   const authenticate = async (route: ProxyRoute, request: Request, ctx: Ctx): Promise<void> => {
@@ -235,6 +253,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
         const f = await failures.check(`ip:${ctx.ip}`);
         if (!f.allowed)
           throw rateLimited(
+            'auth_failures',
             describeRateLimit(g.authFailureLimit),
             rateLimitHeaders({ ...f, allowed: false }),
           );
@@ -305,7 +324,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
 
     if (route.authLimited) {
       const hit = await authLimit.hit(`ip:${ctx.ip}`);
-      if (!hit.allowed) throw rateLimited(describeRateLimit(g.authRateLimit), rateLimitHeaders(hit));
+      if (!hit.allowed) throw rateLimited('auth', describeRateLimit(g.authRateLimit), rateLimitHeaders(hit));
     }
     await authenticate(route, request, ctx);
     const bucket = ctx.principal
@@ -315,7 +334,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
       : `ip:${ctx.ip}`;
     const hit = await general.hit(bucket);
     ctx.rateHeaders = rateLimitHeaders(hit);
-    if (!hit.allowed) throw rateLimited(describeRateLimit(g.rateLimit), ctx.rateHeaders);
+    if (!hit.allowed) throw rateLimited('general', describeRateLimit(g.rateLimit), ctx.rateHeaders);
 
     const body =
       hasBody && !(request.method === 'DELETE' && route.path !== '/api/v0.2/kb/delete')
@@ -335,6 +354,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
         const f = await failures.check(`ip:${ctx.ip}`);
         if (!f.allowed)
           throw rateLimited(
+            'auth_failures',
             describeRateLimit(g.authFailureLimit),
             rateLimitHeaders({ ...f, allowed: false }),
           );
@@ -354,10 +374,12 @@ export function createGateway(deps: GatewayDeps): Gateway {
         }
       }
       if (wantsStream) {
-        if (!streams.tryAcquire(bucket))
+        if (!streams.tryAcquire(bucket)) {
+          rateLimitRejections.inc({ limit: 'streams' });
           throw new HttpError(429, `Too many concurrent streams (limit ${g.maxConcurrentStreams})`, {
             headers: rateLimitHeaders({ ...hit, allowed: false, retryAfter: 1 }),
           });
+        }
         streamSlot = bucket;
       }
     }
@@ -401,11 +423,13 @@ export function createGateway(deps: GatewayDeps): Gateway {
       const type = upstream.headers.get('content-type') ?? '';
       if (type.startsWith('text/event-stream') && upstream.body) {
         streaming++;
+        openStreams.inc();
         const slot = streamSlot;
         streamSlot = null;
         const stream = relayStream(upstream.body, {
           done: () => {
             streaming--;
+            openStreams.dec();
             if (slot) streams.release(slot);
           },
           family: route.chat ? streamFamily(route.path) : undefined,
@@ -480,6 +504,8 @@ export function createGateway(deps: GatewayDeps): Gateway {
     fn: (ctx: Ctx) => Promise<Response>,
   ): Promise<Response> => {
     const ctx = newCtx(request, server);
+    // Gateway-owned routes have fixed paths; proxied routes set their template before this runs.
+    if (gatewayPaths.has(ctx.url.pathname)) ctx.route = ctx.url.pathname;
     let res: Response;
     try {
       if (badPath(request)) throw new HttpError(400, 'Invalid path');
@@ -497,7 +523,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
   const gatewayLimited = async (ctx: Ctx): Promise<void> => {
     const hit = await general.hit(`ip:${ctx.ip}`);
     ctx.rateHeaders = rateLimitHeaders(hit);
-    if (!hit.allowed) throw rateLimited(describeRateLimit(g.rateLimit), ctx.rateHeaders);
+    if (!hit.allowed) throw rateLimited('general', describeRateLimit(g.rateLimit), ctx.rateHeaders);
   };
 
   /** Gateway-owned routes count against the per-address general limit. */
@@ -592,11 +618,18 @@ export function createGateway(deps: GatewayDeps): Gateway {
         }),
       { parse: 'none' },
     )
-    .use(docsRoutes(limited));
+    .use(docsRoutes(limited))
+    // Closed unless GAIA_METRICS_TOKEN is set (then bearer only); no rate limit, so a scraper never gets 429.
+    .get('/metrics', ({ request, server }) =>
+      run(request, server, () => metricsOnApiPort(request, metricsConfig)),
+    );
 
   for (const route of PROXY_ROUTES) {
     const handler = ({ request, server }: { request: Request; server: any }) =>
-      run(request, server, (ctx) => proxy(route, request, ctx));
+      run(request, server, (ctx) => {
+        ctx.route = route.path;
+        return proxy(route, request, ctx);
+      });
     const hook = { parse: 'none' as const, detail: { summary: route.summary, tags: [route.owner] } };
     if (route.method === 'ALL') app.all(route.path, handler, hook);
     else {
