@@ -24,8 +24,8 @@ COPY package.json bun.lock bunfig.toml ./
 RUN bun install --frozen-lockfile
 # .dockerignore admits only what the build needs.
 COPY . .
-# Git keeps no empty folders, so public/ may be missing from a checkout; the runtime stage copies it.
-RUN mkdir -p public && bun run build
+# `bun run build` embeds public/ (CSS, JS, vendored libraries, icons) in the binary.
+RUN bun run build
 
 # ---- runtime ----
 # The compiled binary is Bun itself plus the bundle: it needs only glibc (libc, libm, libpthread, libdl;
@@ -43,9 +43,9 @@ RUN groupadd --system --gid 10001 gaia \
   && chmod 0700 /app/data
 
 WORKDIR /app
-# Swagger UI and the migrations are embedded in the binary; the web UI's static files sit beside it (/app/public).
+# Swagger UI, the migrations and the web UI's static files are embedded in the binary: it is the whole app.
+# `/app/gaia <command>` runs operator commands (migrate, grant-admin, create-user, …) in the container.
 COPY --from=build /src/dist/gaia /app/gaia
-COPY --from=build /src/public /app/public
 
 # The health probe: one HTTP/1.1 request over bash's /dev/tcp, to the port and path of the service this
 # container runs. The gateway (and all-in-one) answers /health/ready: 503 until migrations and seeding are

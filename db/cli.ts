@@ -14,7 +14,7 @@ import { type Db, describeDbError, migrateDb, openDb } from './index.ts';
 
 const USAGE = 'usage: bun db/cli.ts <migrate|seed|grant-admin EMAIL|revoke-admin EMAIL>';
 
-async function setAdmin(db: Db, email: string, grant: boolean): Promise<string> {
+export async function setAdmin(db: Db, email: string, grant: boolean): Promise<string> {
   const { t, orm } = db;
   const users = await orm
     .select({ id: t.users.id })
@@ -48,7 +48,8 @@ async function setAdmin(db: Db, email: string, grant: boolean): Promise<string> 
   return `${email} is no longer an administrator`;
 }
 
-async function main(command: string | undefined, arg: string | undefined): Promise<number> {
+/** `migrate`, `seed`, `grant-admin EMAIL`, `revoke-admin EMAIL`; the exit code. */
+export async function dbCommand(command: string | undefined, arg: string | undefined): Promise<number> {
   const known = ['migrate', 'seed', 'grant-admin', 'revoke-admin'];
   if (!command || !known.includes(command) || (command.endsWith('-admin') && !arg)) {
     console.error(USAGE);
@@ -78,7 +79,7 @@ async function main(command: string | undefined, arg: string | undefined): Promi
 }
 
 if (import.meta.main) {
-  main(process.argv[2], process.argv[3]).then(
+  dbCommand(process.argv[2], process.argv[3]).then(
     (code) => process.exit(code),
     (err) => {
       // Our own errors are written for operators; driver errors are shortened and stripped of URLs.

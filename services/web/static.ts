@@ -3,7 +3,7 @@
  * the pages use map onto the folders the files live in.
  */
 import { existsSync, statSync } from 'node:fs';
-import { dirname, resolve, sep } from 'node:path';
+import { dirname, join, resolve, sep } from 'node:path';
 
 /**
  * `public/` beside the sources, or, in a `bun build --compile` binary (whose modules live in the virtual
@@ -31,6 +31,12 @@ const TYPES: Record<string, string> = {
   map: 'application/json',
 };
 
+/**
+ * Files `bun run build` embedded in the binary (public/-relative path → embedded path), so the binary serves the
+ * UI from any folder; absent when running from the sources.
+ */
+const EMBEDDED = (globalThis as { __gaiaPublicFiles?: Map<string, string> }).__gaiaPublicFiles;
+
 /** The file for `/static/<rest>`, or null (unknown, a directory, or outside `public/`). */
 export function staticFile(rest: string, root = PUBLIC_DIR): string | null {
   let rel: string;
@@ -40,6 +46,11 @@ export function staticFile(rest: string, root = PUBLIC_DIR): string | null {
     return null;
   }
   rel = ALIASES[rel] ?? rel;
+  // A folder beside the binary still wins (an operator may patch a file); the embedded copy is the fallback.
+  if (EMBEDDED && root === PUBLIC_DIR && !existsSync(join(root, rel))) {
+    const embedded = EMBEDDED.get(rel);
+    if (embedded) return embedded;
+  }
   if (rel.includes('\0') || rel.startsWith('/')) return null;
   const path = resolve(root, rel);
   if (!path.startsWith(root + sep)) return null;

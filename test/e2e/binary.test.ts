@@ -73,9 +73,8 @@ async function exitWithin(proc: Subprocess, ms: number): Promise<number | 'timeo
 
 beforeAll(async () => {
   mkdirSync(runDir, { recursive: true });
-  // The image's layout: public/ beside the binary (/app/gaia, /app/public).
-  cpSync(join(ROOT, 'public'), join(dir, 'bin', 'public'), { recursive: true });
-  // `bun build --compile ... --outfile dist/gaia`, with only the output moved.
+  // `bun run build` (wiring/build.ts ... --outfile dist/gaia), with only the output moved. Nothing of public/ is
+  // copied anywhere: the binary must carry it.
   const argv = PKG.scripts.build!.split(/\s+/);
   expect(argv[0]).toBe('bun');
   argv[0] = process.execPath;
@@ -145,14 +144,21 @@ describe('compiled binary', () => {
     expect(js.status).toBe(200);
     expect((await js.arrayBuffer()).byteLength).toBeGreaterThan(100_000);
 
-    // The web UI, once this build serves it, must find public/ beside the binary as the image lays it out
-    // (a path derived from import.meta.dir points into the binary's virtual /$bunfs/ instead).
-    const htmx = await fetch(`http://127.0.0.1:${webPort}/static/htmx.min.js`).catch(() => undefined);
-    if (htmx === undefined)
-      console.log('[binary] the web UI is not listening in this build; /static/ not checked');
-    else {
-      expect(htmx.status, 'GET /static/htmx.min.js from public/ beside the binary').toBe(200);
-      expect(await htmx.text()).toContain('htmx');
+    // The web UI's static files come from inside the binary: no public/ exists beside it or in runDir.
+    for (const rel of ['htmx.min.js', 'gaia.css', 'gaia.js', 'vendor/uPlot.iife.min.js', 'favicon.svg']) {
+      const res = await fetch(`http://127.0.0.1:${webPort}/static/${rel}`);
+      expect(res.status, `GET /static/${rel}`).toBe(200);
+      const file =
+        rel.includes('/') || rel === 'favicon.svg'
+          ? rel
+          : rel.endsWith('.css')
+            ? `css/${rel}`
+            : rel.endsWith('htmx.min.js')
+              ? `vendor/${rel}`
+              : `js/${rel}`;
+      expect(Buffer.from(await res.arrayBuffer()).equals(readFileSync(join(ROOT, 'public', file))), rel).toBe(
+        true,
+      );
     }
 
     // The image's HEALTHCHECK script (from the Dockerfile) against the real binary.
@@ -173,4 +179,64 @@ describe('compiled binary', () => {
     expect(performance.now() - stopAt).toBeLessThan(5000);
     expect(await output).toContain('shutting down');
   }, 30_000);
+
+  test('operator commands run against a temporary database from any folder', async () => {
+    const data = join(dir, 'cli-data');
+    const env = { GAIA_ENV: 'development', GAIA_DATA_DIR: data };
+    const run = async (...args: string[]) => {
+      const p = Bun.spawn([binary, ...args], {
+        cwd: runDir,
+        env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: dir, ...env },
+        stdout: 'pipe',
+        stderr: 'pipe',
+      });
+      const [code, out, err] = await Promise.all([
+        p.exited,
+        new Response(p.stdout).text(),
+        new Response(p.stderr).text(),
+      ]);
+      return { code, out, err };
+    };
+    expect((await run('migrate')).code).toBe(0);
+    expect((await run('seed')).code).toBe(0);
+    const user = await run('create-user', 'ops@example.com', 'Ops');
+    expect(user.code).toBe(0);
+    const password = /password: (\S+)/.exec(user.out)?.[1];
+    expect(password?.length).toBeGreaterThanOrEqual(32);
+    const key = await run('create-api-key', 'ops@example.com', 'CI box');
+    expect(key.code).toBe(0);
+    const raw = /^(gaia_dev_[A-Za-z0-9]{43})$/m.exec(key.out)?.[1];
+    expect(raw).toBeDefined();
+    expect((await run('grant-admin', 'ops@example.com')).code).toBe(0);
+    expect((await run('revoke-admin', 'ops@example.com')).code).toBe(0);
+    expect((await run('create-api-key', 'nobody@example.com')).code).toBe(1);
+    expect((await run('create-user', 'ops@example.com')).code).toBe(1);
+    expect((await run('frobnicate')).code).not.toBe(0);
+
+    // The account, the key and the role are real: a server on that database accepts them.
+    const port = freePort();
+    const { proc } = start({
+      ...env,
+      GATEWAY_PORT: String(port),
+      WEB_PORT: String(freePort()),
+      HOST: '127.0.0.1',
+    });
+    const url = `http://127.0.0.1:${port}`;
+    await waitForHealth(url, 10_000);
+    const health = await run('health', url);
+    expect(health.code).toBe(0);
+    expect(JSON.parse(health.out).status).toBe('healthy');
+    const login = await fetch(`${url}/api/v1/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ email: 'ops@example.com', password }),
+    });
+    expect(login.status).toBe(200);
+    const me = await fetch(`${url}/api/v1/auth/user`, { headers: { 'x-api-key': raw! } });
+    expect(me.status).toBe(200);
+    expect((await me.json()).email).toBe('ops@example.com');
+    proc.kill('SIGTERM');
+    await exitWithin(proc, 5000);
+    expect((await run('health', url)).code).toBe(1);
+  }, 60_000);
 });

@@ -92,15 +92,21 @@ describe('Dockerfile', () => {
     expect(copies[0]).toBe('package.json bun.lock bunfig.toml ./');
     expect(copies[1]).toBe('. .');
     // package.json's build script is what produces the binary the runtime stage copies.
-    expect(PKG.scripts.build).toContain('bun build --compile');
-    expect(PKG.scripts.build).toContain('wiring/main.ts');
-    expect(PKG.scripts.build).toContain('--outfile dist/gaia');
+    expect(PKG.scripts.build).toBe('bun wiring/build.ts --outfile dist/gaia');
+    // wiring/build.ts compiles the launcher behind a generated entry that embeds public/.
+    const script = readFileSync(join(ROOT, 'wiring/build.ts'), 'utf8');
+    expect(script).toContain("'build', '--compile'");
+    expect(script).toContain("'wiring/main.ts'");
+    expect(script).toContain("with { type: 'file' }");
   });
 
-  test('the runtime stage holds the binary, public/ beside it, and a writable data folder', () => {
+  test('the runtime stage holds the binary (static files embedded in it) and a writable data folder', () => {
     const copies = all(runtime, 'COPY').map((i) => i.args);
     expect(copies).toContain('--from=build /src/dist/gaia /app/gaia');
-    expect(copies).toContain('--from=build /src/public /app/public');
+    // The web UI's files are inside the binary (wiring/build.ts); nothing else needs copying.
+    expect(copies.filter((c) => c.startsWith('--from=build'))).toEqual([
+      '--from=build /src/dist/gaia /app/gaia',
+    ]);
     expect(one(runtime, 'WORKDIR').args).toBe('/app');
     const setup = all(runtime, 'RUN')
       .map((i) => i.args)
