@@ -16,16 +16,6 @@ import { loadConfig } from '../src/config.ts';
 import { IDENTITY_HEADER, signIdentitySync } from '../src/http/identity.ts';
 import { createLogger } from '../src/log.ts';
 
-export const COMMANDS = [
-  'migrate',
-  'seed',
-  'grant-admin',
-  'revoke-admin',
-  'create-user',
-  'create-api-key',
-  'health',
-] as const;
-
 const USAGE = `usage: gaia <command>
   migrate                      apply pending database migrations, then the seeds
   seed                         re-run the idempotent seeds
