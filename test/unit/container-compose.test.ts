@@ -52,7 +52,13 @@ afterAll(() => rmSync(tmp, { recursive: true, force: true }));
  */
 function configVariables(): Set<string> {
   // Services own their sections (services/<name>/config.ts, and deeper for their parts) and read them from the same environment.
-  const sources = ['src/config.ts', ...new Bun.Glob('services/**/config.ts').scanSync({ cwd: ROOT })];
+  // The kernel reads a few of its own: the metrics settings and the database timeout where they are used.
+  const sources = [
+    'src/config.ts',
+    'src/metrics.ts',
+    'src/platform.ts',
+    ...new Bun.Glob('services/**/config.ts').scanSync({ cwd: ROOT }),
+  ];
   const names = new Set(
     sources.flatMap((f) => [...read(f).matchAll(/'([A-Z][A-Z0-9_]{2,})'/g)].map((m) => m[1]!)),
   );
