@@ -49,7 +49,7 @@ COPY --from=build /src/dist/gaia /app/gaia
 
 # The health probe: one HTTP/1.1 request over bash's /dev/tcp, to the port and path of the service this
 # container runs. The gateway (and all-in-one) answers /health/ready: 503 until migrations and seeding are
-# done, or when the database is down (gateway.md §8). Services answer /health: 503 without their database.
+# done, or when the database is down. Services answer /health: 503 without their database.
 COPY --chmod=0755 <<'EOF' /app/healthcheck
 #!/bin/bash
 set -u

@@ -1,5 +1,5 @@
 /*
- * Gaia web UI behaviour (spec/web.md §6, §7, §8, §11). The CSP forbids inline scripts and hx-on, so every
+ * Gaia web UI behaviour. The CSP forbids inline scripts and hx-on, so every
  * reaction to the server lives here: toasts, streaming replies, the mobile sidebar, menus and small
  * conveniences. No token ever reaches this file: the session cookie is HttpOnly and the server makes every
  * authenticated call itself.
@@ -12,7 +12,7 @@
     if (body()?.dataset.debug === 'true') console.debug('[gaia]', ...args);
   };
 
-  /* ---------- toasts (§8) ---------- */
+  /* ---------- toasts ---------- */
 
   const TOAST = {
     success: { icon: '✅', cls: 'from-green-600 to-green-700', ms: 3000 },
@@ -111,7 +111,7 @@
     }
   }
 
-  /* ---------- streaming replies (§6.3–§6.7) ---------- */
+  /* ---------- streaming replies ---------- */
 
   const streams = new Set();
   const AI_ROW = 'flex justify-start mb-4';
@@ -432,7 +432,7 @@
     }
   }
 
-  /* ---------- mobile sidebar and menus (§11) ---------- */
+  /* ---------- mobile sidebar and menus ---------- */
 
   const MD = window.matchMedia('(min-width: 768px)');
 
@@ -573,7 +573,7 @@
     );
   }
 
-  /* ---------- composer: a growing textarea, Enter sends (§6.1) ---------- */
+  /* ---------- composer: a growing textarea, Enter sends ---------- */
 
   const COMPOSER_MAX_PX = 240;
 
@@ -598,7 +598,7 @@
     t.form?.requestSubmit();
   });
 
-  /* ---------- search (§7) ---------- */
+  /* ---------- search ---------- */
 
   document.addEventListener('keydown', (e) => {
     const t = e.target;
@@ -720,7 +720,7 @@
 
   window.addEventListener('pagehide', cancelStreams);
 
-  /* ---------- email confirmation result in the URL fragment (§4.2) ---------- */
+  /* ---------- email confirmation result in the URL fragment ---------- */
 
   function handleConfirmFragment() {
     if (!$('[data-gaia-confirm]')) return;

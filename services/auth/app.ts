@@ -1,5 +1,5 @@
 /**
- * The auth service (spec/auth.md): users, passwords, sessions, JWT issuance and API keys, with the local
+ * The auth service: users, passwords, sessions, JWT issuance and API keys, with the local
  * provider by default and Supabase when configured. Composed from feature plugins on the service kernel.
  */
 

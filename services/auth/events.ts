@@ -1,5 +1,5 @@
 /**
- * The auth service's bus events (spec/auth.md §9, data.md §6) and audit rows (data.md §2.5). Events are
+ * The auth service's bus events and audit rows. Events are
  * published after the commit they describe and never fail a request; payloads carry ids, names and
  * prefixes only: never a password, token, refresh token, raw key, key hash or address.
  */

@@ -1,5 +1,5 @@
 /**
- * The gateway (spec/gateway.md): one door for every client. It authenticates once, applies CORS, body
+ * The gateway: one door for every client. It authenticates once, applies CORS, body
  * and rate limits, forwards to the owning service with a signed identity, relays the answer (streams
  * chunk by chunk) and aggregates health.
  */
@@ -46,7 +46,7 @@ export interface GatewayDeps {
   clients: ServiceClients;
   /** False until migrations, seeds and the bus attempt are done (`/health/ready` answers 503). */
   isReady: () => boolean;
-  /** Silence between bytes of a chat stream before the gateway cuts it (gateway.md §11: 60 s). */
+  /** Silence between bytes of a chat stream before the gateway cuts it (60 s by default). */
   streamSilenceMs?: number;
 }
 
@@ -158,7 +158,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
     ...GATEWAY_ROUTES.map((r) => ({ method: r.method as ProxyRoute['method'], re: pathMatcher(r.path) })),
   ];
 
-  /** The socket peer, unless trusted proxies say which X-Forwarded-For entry is the client (§10). */
+  /** The socket peer, unless trusted proxies say which X-Forwarded-For entry is the client. */
   const clientIp = (
     request: Request,
     server: { requestIP(r: Request): { address: string } | null } | null,
@@ -479,7 +479,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
     }
   };
 
-  /** JSON of 1 KiB or more is gzip-compressed when the client accepts it (gateway.md §12). */
+  /** JSON of 1 KiB or more is gzip-compressed when the client accepts it. */
   const maybeGzip = async (request: Request, res: Response): Promise<Response> => {
     if (!/\bgzip\b/i.test(request.headers.get('accept-encoding') ?? '')) return res;
     const type = res.headers.get('content-type') ?? '';
@@ -535,7 +535,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
 
   const app = new Elysia({ name: 'gaia-gateway', handler: SHORT_HOSTS })
     .onRequest(({ request, server }) => {
-      // CORS preflights skip authentication and limits (gateway.md §9).
+      // CORS preflights skip authentication and limits.
       if (request.method !== 'OPTIONS') return;
       const origin = request.headers.get('origin');
       const reqMethod = request.headers.get('access-control-request-method');

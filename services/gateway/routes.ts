@@ -1,5 +1,5 @@
 /**
- * The gateway's route table (spec/gateway.md §3) as data: who may call a route, which service owns it,
+ * The gateway's route table as data: who may call a route, which service owns it,
  * its body limit class, and whether it is a chat route (longer timeout, stream accounting).
  * Brace groups of the spec expand to one row per alternative here.
  */

@@ -1,5 +1,5 @@
 /**
- * The web UI (spec/web.md): server-rendered HTML driven by htmx, on port 8080. It owns no data: every
+ * The web UI: server-rendered HTML driven by htmx, on port 8080. It owns no data: every
  * read and write is a gateway call with the signed-in user's token, which never leaves the server.
  */
 

@@ -1,7 +1,7 @@
 /**
  * One browser request as the web UI handles it: who is signed in, whether htmx asked for a fragment, and
  * gateway calls that carry the user's token, refresh it when it is about to expire, and retry once after
- * a 401 (spec/web.md §2). The cookie is re-issued when the session changes.
+ * a 401. The cookie is re-issued when the session changes.
  */
 import type { Config } from '../../src/config.ts';
 import type { Logger } from '../../src/log.ts';
@@ -217,7 +217,7 @@ export function json(body: unknown, status = 200, headers: Record<string, string
 
 export type ToastVariant = 'success' | 'error' | 'warning' | 'info';
 
-/** An `HX-Trigger` value: events with details, e.g. a toast (spec/web.md §8). */
+/** An `HX-Trigger` value: events with details, e.g. a toast. */
 export function triggers(events: Record<string, unknown>): string {
   // Header values must be ASCII-safe: escape everything outside printable ASCII.
   return JSON.stringify(events).replace(

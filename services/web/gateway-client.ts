@@ -1,5 +1,5 @@
 /**
- * How the web UI reaches the gateway (spec/web.md §1, §13): like any client, with `Request`s to gateway
+ * How the web UI reaches the gateway: like any client, with `Request`s to gateway
  * paths. All-in-one passes the gateway's in-process handler; split mode uses `gatewayOverHttp`.
  */
 

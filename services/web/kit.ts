@@ -1,6 +1,6 @@
 /**
- * The wrapper every web route runs in: CSRF check, session, the "no session" answer per kind of route
- * (spec/web.md §2), error pages, and the headers every answer carries (CSP and friends, the cookie).
+ * The wrapper every web route runs in: CSRF check, session, the "no session" answer per kind of route, the
+ * error pages, and the headers every answer carries (CSP and friends, the cookie).
  */
 
 import { type AppServices, htmlAnswer, json, redirect, Unauthenticated, WebContext } from './context.ts';

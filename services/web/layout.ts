@@ -1,5 +1,5 @@
 /**
- * The parts every page shares (spec/web.md §1, §4.1, §10, §11): the document head, the logo, inline
+ * The parts every page shares: the document head, the logo, inline
  * boxes, buttons, and the two layouts without a sidebar (auth card, page layout with `nav#page-nav`).
  */
 import { type Html, html, type Renderable, raw } from './html.ts';
@@ -74,7 +74,7 @@ const BOX_CLASSES: Record<BoxKind, [string, string]> = {
 };
 
 /**
- * An inline box (spec/web.md §8). `text` is escaped and gets the kind's prefix unless it already starts
+ * An inline box. `text` is escaped and gets the kind's prefix unless it already starts
  * with a symbol of its own ("✅ Email verified…").
  */
 export function box(kind: BoxKind, text: string, extra: Renderable = null, role = 'alert'): Html {
@@ -87,7 +87,7 @@ export function toastContainer(): Html {
   return html`<div id="toast-container" class="fixed top-4 right-4 z-50 space-y-2" aria-live="polite"></div>`;
 }
 
-/** Login, register and the email pages: a centred card, no sidebar (spec/web.md §4.1). */
+/** Login, register and the email pages: a centred card, no sidebar. */
 export function authLayout(card: Renderable, above: Renderable = null): Html {
   return html`<div class="h-screen overflow-y-auto ${PAGE_GRADIENT}">
 ${toastContainer()}
@@ -117,7 +117,7 @@ const NAV: Array<[NavItem, string, string]> = [
   ['profile', '/profile', 'Profile'],
 ];
 
-/** The layout of the profile, personas, API keys and error pages (spec/web.md §10). */
+/** The layout of the profile, personas, API keys and error pages. */
 export function pageLayout(current: NavItem, content: Renderable, signedIn = true): Html {
   const links = signedIn
     ? [

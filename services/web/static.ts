@@ -1,5 +1,5 @@
 /**
- * Static files under `/static/` from `public/` (spec/web.md §1): nothing comes from a CDN. The flat names
+ * Static files under `/static/` from `public/`: nothing comes from a CDN. The flat names
  * the pages use map onto the folders the files live in.
  */
 import { existsSync, statSync } from 'node:fs';

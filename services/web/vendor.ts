@@ -1,6 +1,6 @@
 /**
  * Copies the browser libraries the web UI serves from npm packages into `public/vendor/`, so pages never
- * load anything from a CDN (spec/web.md §1). Run `bun services/web/vendor.ts` after upgrading one of them;
+ * load anything from a CDN. Run `bun services/web/vendor.ts` after upgrading one of them;
  * the copied files are committed. `--check` exits 1 when a committed copy differs from node_modules.
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';

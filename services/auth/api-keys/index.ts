@@ -1,4 +1,4 @@
-/** Routes of API key management and exchange (spec/auth.md §4.7–4.8). */
+/** Routes of API key management and exchange. */
 import { Elysia } from 'elysia';
 import { jsonResponse } from '../../../src/http/errors.ts';
 import type { ServiceKernel } from '../../../src/http/service.ts';

@@ -1,4 +1,4 @@
-/** API key management bodies and shapes (spec/auth.md §4.7–4.8). */
+/** API key management bodies and shapes. */
 import { t } from 'elysia';
 
 export const CreateKeyBody = t.Object({
@@ -6,7 +6,7 @@ export const CreateKeyBody = t.Object({
   expires_in_days: t.Optional(t.Union([t.Integer({ minimum: 1, maximum: 3650 }), t.Null()])),
 });
 
-/** Fields that would let a key carry more than its owner's rights; refused outright (§4.8). */
+/** Fields that would let a key carry more than its owner's rights; refused outright. */
 export const FORBIDDEN_FIELDS = ['permissions', 'scopes', 'allowed_routes', 'admin', 'key', 'key_hash'];
 export const FORBIDDEN_MESSAGE = "Not allowed: a key acts with its owner's rights";
 

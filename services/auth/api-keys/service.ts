@@ -1,5 +1,5 @@
 /**
- * API keys (spec/auth.md §4.7–4.8, §6): create (the raw key is returned once and stored only as its
+ * API keys: create (the raw key is returned once and stored only as its
  * SHA-256), list (never the key or its hash), revoke (every gateway refuses the key within 1 s through
  * `gaia.auth.api_key.revoked`) and the exchange of a key for a 15-minute JWT.
  */
@@ -149,7 +149,7 @@ export class ApiKeysService {
 
   async revoke(identity: Identity, keyId: string): Promise<void> {
     const user = requireUser(identity);
-    // A malformed id is a 404 before any query (data.md §1).
+    // A malformed id is a 404 before any query.
     if (!isUuid(keyId)) throw notFound();
     const { db, events } = this.d;
     const t = db.t;
@@ -178,7 +178,7 @@ export class ApiKeysService {
     if (revoked) events.apiKeyRevoked(revoked.id, revoked.userId);
   }
 
-  /** `api-key-login`: the gateway has verified the key; this signs the exchange token (§5.1). */
+  /** `api-key-login`: the gateway has verified the key; this signs the exchange token. */
   async exchange(identity: Identity): Promise<KeyLoginResponse> {
     if (identity.auth_type !== 'api_key' || !identity.key_id || !identity.sub)
       throw new HttpError(401, 'API key required', { headers: { 'www-authenticate': 'Bearer' } });

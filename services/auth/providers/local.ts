@@ -1,5 +1,5 @@
 /**
- * The local provider (spec/auth.md §2, §7): argon2id passwords through Bun.password, HS256 access tokens,
+ * The local provider: argon2id passwords through Bun.password, HS256 access tokens,
  * rotating refresh tokens stored as hashes, and optional email confirmation through a `Mailer`.
  */
 import { eq } from 'drizzle-orm';

@@ -1,7 +1,7 @@
 /**
- * The Supabase provider (spec/auth.md §2, §4): every flow goes through @supabase/supabase-js, unmodified.
+ * The Supabase provider: every flow goes through @supabase/supabase-js, unmodified.
  * Each operation gets its own client (no session is shared between requests) whose fetch enforces the
- * 10 s budget of gateway.md §11: a refused connection, a 5xx or the deadline answers 503 at once, even
+ * 10 s budget the gateway gives auth calls: a refused connection, a 5xx or the deadline answers 503 at once, even
  * while the SDK would keep retrying in the background. Users are mirrored into `users` (id = Supabase id).
  */
 import {

@@ -1,5 +1,5 @@
 /**
- * What an auth provider does (spec/auth.md §2, §4). `local` keeps users, passwords and sessions in Gaia's
+ * What an auth provider does. `local` keeps users, passwords and sessions in Gaia's
  * database; `supabase` delegates them to a Supabase project through @supabase/supabase-js and mirrors the
  * users. Either way the HTTP contract is the same; only the provider-specific failures differ.
  */

@@ -1,6 +1,6 @@
 /**
  * Routes of register/login/refresh/logout/validate/confirm/resend-verification, each under `/api/v1/auth`
- * and `/api/v0.3/auth` with identical behaviour (spec/auth.md §1).
+ * and `/api/v0.3/auth` with identical behaviour.
  */
 import { Elysia } from 'elysia';
 import { jsonResponse } from '../../../src/http/errors.ts';

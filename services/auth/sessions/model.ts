@@ -1,4 +1,4 @@
-/** Request bodies, response shapes and messages of register/login/refresh/logout/confirm/resend (auth.md §4). */
+/** Request bodies, response shapes and messages of register/login/refresh/logout/confirm/resend. */
 import { t } from 'elysia';
 import type { UserObject } from '../users/model.ts';
 
@@ -85,7 +85,7 @@ export interface RequestContext {
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
 const EMAIL_SHAPE = /^[^\s@]+@[^\s@.]+(\.[^\s@.]+)+$/;
 
-/** Email rule of §4.1: well-formed, at most 254 characters, no control characters. */
+/** The registration email rule: well-formed, at most 254 characters, no control characters. */
 export function isValidEmail(raw: string): boolean {
   if (CONTROL.test(raw)) return false;
   const email = raw.trim();

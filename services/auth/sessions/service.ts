@@ -1,5 +1,5 @@
 /**
- * Register, login, refresh, logout, confirm and resend (spec/auth.md §4.1–4.6), independent of the
+ * Register, login, refresh, logout, confirm and resend, independent of the
  * provider: body rules shared by both providers, the per-(address, email) login throttle and the audit of
  * failed logins. Plain TypeScript; the controller only parses and routes.
  */

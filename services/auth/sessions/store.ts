@@ -1,5 +1,5 @@
 /**
- * Sessions and rotating refresh tokens (spec/auth.md §7, data.md §2.1). A session is one login; each
+ * Sessions and rotating refresh tokens. A session is one login; each
  * refresh marks the presented token used and issues its successor in the same session. A token presented
  * again within 10 s gets the same successor (two tabs refreshing at once); later, it is treated as stolen
  * and the whole session is revoked.

@@ -1,5 +1,5 @@
 /**
- * Login failures per (client address, email) (gateway.md §10, auth.md §10 item 8): 5 failures within
+ * Login failures per (client address, email): 5 failures within
  * 15 minutes lock that pair until the window ends, while the same address can still sign in to other
  * accounts and other addresses to this one. Counters are per instance, like the gateway's default store.
  */

@@ -1,5 +1,5 @@
 /**
- * Everything Gaia signs or derives for auth (spec/auth.md §5.1, §7): HS256 access tokens with Supabase-style
+ * Everything Gaia signs or derives for auth: HS256 access tokens with Supabase-style
  * claims, the 15-minute tokens of `api-key-login`, opaque refresh tokens (only their SHA-256 is stored) and
  * the stateless email-confirmation codes of the local provider.
  */
@@ -61,7 +61,7 @@ export class TokenService {
     return this.config.auth.jwtTtlS;
   }
 
-  /** A local access token (§5.1); `authTime` is when the session was created (the `amr` timestamp). */
+  /** A local access token; `authTime` is when the session was created (the `amr` timestamp). */
   async accessToken(s: AccessTokenSubject, sessionId: string, authTime: number): Promise<SignedToken> {
     const iat = Math.floor(Date.now() / 1000);
     const exp = iat + this.config.auth.jwtTtlS;

@@ -1,4 +1,4 @@
-/** `GET` and `PATCH /api/v1/auth/user` (spec/auth.md §4.9). */
+/** `GET` and `PATCH /api/v1/auth/user`. */
 import { Elysia } from 'elysia';
 import { isPlainObject } from '../../../src/http/body.ts';
 import { HttpError, jsonResponse } from '../../../src/http/errors.ts';

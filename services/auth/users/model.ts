@@ -1,4 +1,4 @@
-/** The User object of spec/auth.md §3 (Supabase's shape) and the request bodies of `/auth/user`. */
+/** The User object (Supabase's shape) and the request bodies of `/auth/user`. */
 import { t } from 'elysia';
 
 export type JsonObject = Record<string, unknown>;

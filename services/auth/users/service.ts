@@ -1,6 +1,6 @@
 /**
- * The `users` table as the auth service sees it (spec/auth.md §2, data.md §2.1): lookups by id and by
- * normalised email, the Supabase mirror upsert, and the §3 User object built from a row.
+ * The `users` table as the auth service sees it: lookups by id and by
+ * normalised email, the Supabase mirror upsert, and the User object built from a row.
  */
 import { eq } from 'drizzle-orm';
 import { assignDefaultRole, constraintViolation, type Db, type Orm } from '../../../db/index.ts';
@@ -17,7 +17,7 @@ export function isUuid(v: unknown): v is string {
   return typeof v === 'string' && UUID_RE.test(v);
 }
 
-/** Emails are trimmed and lower-cased before every lookup and insert (auth.md §7). */
+/** Emails are trimmed and lower-cased before every lookup and insert. */
 export function normaliseEmail(email: string): string {
   return email.trim().toLowerCase();
 }
@@ -98,7 +98,7 @@ export class UserStore {
   /**
    * Upserts the row mirroring a Supabase user (id = Supabase id). If the email already belongs to another
    * row (a local account, or one the gateway created), the mirror is stored without an email, as the
-   * gateway does (auth.md §2). New users get the default global role.
+   * gateway does. New users get the default global role.
    */
   async upsertMirror(u: MirroredUser): Promise<void> {
     if (!isUuid(u.id)) return;

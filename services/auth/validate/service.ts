@@ -1,7 +1,7 @@
 /**
- * `POST /auth/validate` (spec/auth.md §4.5): the gateway's checks, revocation included, answered as data.
- * The token is checked first (§5.2 rules 1–6 by the shared verifier, rule 7 against the database, which
- * every instance shares), then the key (§6.3). A database failure is a 503, never "valid".
+ * `POST /auth/validate`: the gateway's checks, revocation included, answered as data.
+ * The token is checked first (signature, expiry and claims by the shared verifier, revocation against the database, which
+ * every instance shares), then the key. A database failure is a 503, never "valid".
  */
 import { and, eq, isNull } from 'drizzle-orm';
 import type { Db } from '../../../db/index.ts';
@@ -52,7 +52,7 @@ export class ValidateService {
     return NO_CREDENTIALS;
   }
 
-  /** The token's user id when it passes every rule of §5.2, else null. */
+  /** The token's user id when it passes every validation rule, else null. */
   async checkJwt(token: string): Promise<string | null> {
     const res = await this.jwt.verify(token);
     if (!res.ok) return null;
@@ -73,7 +73,7 @@ export class ValidateService {
     return !!row;
   }
 
-  /** The key owner's id when the key is live (§6.3), else null. Looked up by hash only. */
+  /** The key owner's id when the key is live, else null. Looked up by hash only. */
   async checkKey(key: string): Promise<string | null> {
     if (!isPlausibleApiKey(key)) return null;
     const hash = hashApiKey(key);

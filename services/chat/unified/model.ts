@@ -1,6 +1,6 @@
 /**
- * Request schemas of the chat endpoints and the message rules every family shares
- *. Unknown fields are ignored; fields naming endpoints or keys (`base_url`, `api_key`, …) are never
+ * Request schemas of the chat endpoints and the message rules every family shares.
+ * Unknown fields are ignored; fields naming endpoints or keys (`base_url`, `api_key`, …) are never
  * read, because nothing here looks at them.
  */
 import { t } from 'elysia';

@@ -1,5 +1,5 @@
 /**
- * Authentication at the gateway (spec/gateway.md §4, auth.md §5–6): reads credentials from exactly two
+ * Authentication at the gateway: reads credentials from exactly two
  * headers, verifies JWTs locally and API keys by hash against the shared database, with an LRU cache,
  * bus-driven revocation and a per-user roles cache. Everything here is plain TypeScript; no Elysia.
  */
@@ -395,7 +395,7 @@ export class GatewayAuth {
         })
         .onConflictDoNothing()
         .returning({ id: t.users.id });
-      // Every new user gets the global role `user` (data.md §4), whoever created the row.
+      // Every new user gets the global role `user`, whoever created the row.
       if (inserted.length > 0) await assignDefaultRole(orm, id);
     }
     this.knownUsers.set(id, true);

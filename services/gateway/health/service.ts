@@ -1,5 +1,5 @@
 /**
- * Aggregated health (spec/gateway.md §8): every service's `/health` concurrently with a per-check
+ * Aggregated health: every service's `/health` concurrently with a per-check
  * timeout, the database with `SELECT 1`, and the bus. Always answers; never reveals URLs or secrets.
  */
 import type { Db } from '../../../db/index.ts';

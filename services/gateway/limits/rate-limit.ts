@@ -1,5 +1,5 @@
 /**
- * Fixed-window rate limiting (spec/gateway.md §10). Counters live in memory by default; a shared store
+ * Fixed-window rate limiting. Counters live in memory by default; a shared store
  * (NATS KV, Redis) can replace the local one behind the same interface. Bucket names never contain a raw
  * key or its hash: they are `key:<id>`, `user:<sub>` or `ip:<address>`.
  */

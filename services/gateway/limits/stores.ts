@@ -1,5 +1,5 @@
 /**
- * Shared rate-limit counters (spec/gateway.md §10): `GAIA_RATE_LIMIT_STORE=nats` keeps them in a JetStream
+ * Shared rate-limit counters: `GAIA_RATE_LIMIT_STORE=nats` keeps them in a JetStream
  * KV bucket, `redis` in Redis, so several gateway instances enforce one limit. When the store cannot be
  * reached the gateway falls back to local counters, logs once, and `/health` reports `degraded`.
  */

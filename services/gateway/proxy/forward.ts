@@ -1,5 +1,5 @@
 /**
- * Header hygiene and body handling for forwarded requests (spec/gateway.md §6, §13).
+ * Header hygiene and body handling for forwarded requests.
  * Requests carry only an allow-list of client headers plus what the gateway adds; responses lose
  * hop-by-hop, CORS, cookie and internal headers. Bodies are read with a hard byte limit.
  */
@@ -130,7 +130,7 @@ export function requestIdFrom(headers: Headers): string {
 
 /**
  * `..` segments, NUL and encoded slashes are refused, except inside a KB file path, whose own service
- * applies the KB path rules (kb.md §2).
+ * applies the KB path rules.
  */
 export function isBadPath(rawPath: string): boolean {
   if (rawPath.startsWith('/api/v1/kb/files/')) return false;

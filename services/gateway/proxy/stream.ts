@@ -1,14 +1,14 @@
 /**
- * Relaying a service's SSE stream to the client (spec/gateway.md §6, §11): chunk by chunk, with the
+ * Relaying a service's SSE stream to the client: chunk by chunk, with the
  * client's disconnect passed upstream, and a guard against a silent upstream: after `silenceMs` without a
- * byte the gateway ends the stream itself with the family's error event and terminators (chat.md §2) and
+ * byte the gateway ends the stream itself with the family's error event and terminators and
  * aborts the upstream request. Chat sends `: ping` every 15 s, so only a hung service trips this.
  */
 import { pyJson } from '../../../src/http/sse.ts';
 
 export type StreamFamily = 'v1' | 'v0.3' | 'v0.2' | 'openai';
 
-/** Which event vocabulary a chat path streams (chat.md §3). */
+/** Which event vocabulary a chat path streams. */
 export function streamFamily(path: string): StreamFamily | undefined {
   const p = path.replace(/\/+$/, '');
   if (p === '/api/v0.3/chat') return 'v0.3';

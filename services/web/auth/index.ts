@@ -1,5 +1,5 @@
 /**
- * Sign-in, registration, email confirmation and logout (spec/web.md §2, §3, §4.1, §4.2, §9). Every call
+ * Sign-in, registration, email confirmation and logout. Every call
  * is an ordinary gateway call; the session cookie is set only after a real login.
  */
 import { Elysia } from 'elysia';
@@ -30,7 +30,7 @@ type Outcome =
   | { kind: 'unverified' }
   | { kind: 'error'; message: string };
 
-/** Maps a registration failure to the text the user sees (spec/web.md §4.1). */
+/** Maps a registration failure to the text the user sees. */
 export function registerErrorText(status: number, detail: string): string {
   const d = detail.toLowerCase();
   if (status === 429 || d.includes('too many')) return 'Too many attempts. Please try again later.';

@@ -1,4 +1,4 @@
-/** Login, register and email pages (spec/web.md §4.1, §4.2, §9). */
+/** Login, register and email pages. */
 import { attrJson, type Html, html } from '../html.ts';
 import { authLayout, BTN_PRIMARY, BTN_SECONDARY, box, INPUT, LINK } from '../layout.ts';
 

@@ -1,6 +1,6 @@
 /**
- * The chat page and conversation view, New Chat, sending a message and the reply stream
- * (spec/web.md §4.3, §4.4, §6). The web service stores nothing itself: chat persists every exchange.
+ * The chat page and conversation view, New Chat, sending a message and the reply stream.
+ * The web service stores nothing itself: chat persists every exchange.
  */
 import { Elysia } from 'elysia';
 import { htmlAnswer, json, readForm, toast, triggers, type WebContext } from '../context.ts';

@@ -7,7 +7,7 @@ import type { Conversation, ConversationPage, Message, Persona } from './views.t
 
 const PERSONA_TTL_MS = 60_000;
 
-/** Title by chat's own rule (chat.md §4.4): whitespace collapsed, 50 code points, "..." when cut. */
+/** Title by chat's own rule: whitespace collapsed, 50 code points, "..." when cut. */
 export function titleFor(message: string): string {
   const t = message.trim().replace(/\s+/g, ' ');
   const points = Array.from(t);

@@ -1,5 +1,5 @@
 /**
- * The reply stream (spec/web.md §6.4): relays gateway `POST /api/v0.3/chat` with `stream: true` to the
+ * The reply stream: relays gateway `POST /api/v0.3/chat` with `stream: true` to the
  * browser as `data:` events. The relay writes its own metadata event (conversation id, persona name),
  * passes `content` through as it arrives, flattens `error`, drops `done`, and always ends with `[DONE]`.
  * Beside the raw text it sends `render` events with the whole reply so far as sanitized HTML (the same

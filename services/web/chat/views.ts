@@ -1,4 +1,4 @@
-/** The chat page, the conversation view and its bubbles (spec/web.md §4.3, §4.4, §5, §6, §7, §11). */
+/** The chat page, the conversation view and its bubbles. */
 import { type Html, html, type Renderable, raw } from '../html.ts';
 import {
   BTN_PRIMARY,
@@ -59,7 +59,7 @@ export function timeTag(iso: string): Html {
   return html`<time datetime="${iso}">${clock(iso)}</time>`;
 }
 
-/* ---------- conversation list (§7) ---------- */
+/* ---------- conversation list ---------- */
 
 const ITEM_BASE =
   'conversation-item group relative p-2 rounded-md transition-all duration-300 hover:scale-105 animate-slideInUp';
@@ -100,7 +100,7 @@ export function searchStatus(text: string): Html {
   return html`<div id="search-status" class="text-xs text-slate-400 mt-1 min-h-[1rem]" hx-swap-oob="true" aria-live="polite">${text}</div>`;
 }
 
-/* ---------- bubbles (§6, §11) ---------- */
+/* ---------- bubbles ---------- */
 
 const USER_ROW = 'flex justify-end mb-4';
 const USER_BUBBLE =
@@ -154,7 +154,7 @@ export function loadingBubble(turn: string, conversationId: string, message: str
 </div>`;
 }
 
-/* ---------- chat view (§4.3, §4.4, §6.1) ---------- */
+/* ---------- chat view ---------- */
 
 export function welcome(name: string, large = false): Html {
   return html`<div id="welcome-message" class="flex flex-col items-center justify-center h-full text-center animate-fadeIn">
@@ -212,7 +212,7 @@ ${chatForm(id, o.maxChars)}
 </div>`;
 }
 
-/* ---------- the page (§4.3) ---------- */
+/* ---------- the page ---------- */
 
 export function personaSelect(personas: Persona[], currentId: string | null): Html {
   return html`<label for="persona-select" class="sr-only">Persona</label>

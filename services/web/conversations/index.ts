@@ -1,5 +1,5 @@
 /**
- * The sidebar's conversation list: paging, delete and search (spec/web.md §7). Every answer fills
+ * The sidebar's conversation list: paging, delete and search. Every answer fills
  * `#conversation-list` with items only; the open conversation (from `HX-Current-URL`) stays highlighted.
  */
 import { Elysia } from 'elysia';

@@ -1,5 +1,5 @@
 /**
- * API keys (spec/web.md §10.2): create (the raw key is shown once and never stored or logged here),
+ * API keys: create (the raw key is shown once and never stored or logged here),
  * list with status, and revoke. The page stays out of htmx's history cache so the key is not saved.
  */
 import { Elysia } from 'elysia';

@@ -1,5 +1,5 @@
 /**
- * The persona picker (spec/web.md §10.1): the shared catalogue, the current persona, creating one's own,
+ * The persona picker: the shared catalogue, the current persona, creating one's own,
  * editing and deleting those one created (or any, for admins), and each persona's tools. Selecting applies
  * from the next message in every conversation.
  */

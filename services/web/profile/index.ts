@@ -1,5 +1,5 @@
 /**
- * The profile page (spec/web.md §4.5): account information, usage statistics from the gateway, and the
+ * The profile page: account information, usage statistics from the gateway, and the
  * display name, saved through `PATCH /api/v1/auth/user` (and into the re-issued cookie).
  */
 import { Elysia } from 'elysia';

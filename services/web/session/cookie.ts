@@ -1,5 +1,5 @@
 /**
- * The `session` cookie (spec/web.md §2): the session sealed with AES-256-GCM under a key derived from
+ * The `session` cookie: the session sealed with AES-256-GCM under a key derived from
  * WEB_SESSION_SECRET by HKDF-SHA256, written as `v1.<base64url(iv ‖ ciphertext ‖ tag)>`. Sealing, not
  * just signing, keeps the access token unreadable even to someone who copies the cookie out of the browser.
  */
