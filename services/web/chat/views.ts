@@ -226,6 +226,8 @@ const MENU_LINKS: Array<[string, string]> = [
   ['/personas', 'Personas'],
   ['/api-keys', 'API keys'],
   ['/kb', 'Knowledge'],
+  ['/assets', 'Assets'],
+  ['/usage', 'Usage'],
   ['/logout', 'Logout'],
 ];
 
