@@ -9,7 +9,7 @@
 
 import { and, eq } from 'drizzle-orm';
 import { loadConfig } from '../src/config.ts';
-import { createLogger } from '../src/log.ts';
+import { makeLogger } from '../src/platform.ts';
 import { type Db, describeDbError, migrateDb, openDb } from './index.ts';
 
 const USAGE = 'usage: bun db/cli.ts <migrate|seed|grant-admin EMAIL|revoke-admin EMAIL>';
@@ -56,7 +56,7 @@ export async function dbCommand(command: string | undefined, arg: string | undef
     return 2;
   }
   const config = loadConfig();
-  const log = createLogger({ service: 'db', level: config.logLevel, json: config.isProduction });
+  const log = makeLogger(config, 'db');
   const { database } = config;
   const base = { ...database, seedDev: config.seedDev, isProduction: config.isProduction, log };
   // `migrate` is what every starting process does; `seed` first insists nothing is pending, then runs the

@@ -25,6 +25,8 @@ export interface Config {
   isProduction: boolean;
   debug: boolean;
   logLevel: LogLevel;
+  /** LOG_FORMAT: one JSON object per line, or a readable line; independent of GAIA_ENV. */
+  logFormat: 'json' | 'pretty';
   host: string;
   /** Directory for the SQLite file and generated dev secrets (`./data`). */
   dataDir: string;
@@ -407,6 +409,7 @@ export function loadConfig(env: Env = process.env, opts: LoadOptions = {}): Conf
     isProduction,
     debug: r.bool('DEBUG', false),
     logLevel: r.oneOf('LOG_LEVEL', ['debug', 'info', 'warn', 'error'] as const, 'info'),
+    logFormat: r.oneOf('LOG_FORMAT', ['json', 'pretty'] as const, isProduction ? 'json' : 'pretty'),
     host: r.strOr('HOST', '0.0.0.0'),
     dataDir,
     internalSecret,

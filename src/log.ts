@@ -1,5 +1,6 @@
 /**
- * Structured logger: one JSON line per event in production, a coloured line per service otherwise.
+ * Structured logger: one JSON line per event (LOG_FORMAT=json, the production default) or a readable line per
+ * service (pretty), coloured only on a terminal.
  * Fields that look like credentials are masked here, centrally, so a careless call site cannot leak them.
  */
 import type { LogLevel } from './config.ts';
@@ -18,6 +19,8 @@ export interface LoggerOptions {
   service: string;
   level?: LogLevel;
   json?: boolean;
+  /** ANSI colours in pretty lines (default: none). */
+  color?: boolean;
   /** Where lines go; tests capture them to prove no secret is ever written. */
   sink?: (line: string, level: LogLevel) => void;
 }
@@ -136,13 +139,15 @@ export function createLogger(opts: LoggerOptions, bound: LogFields = {}): Logger
       );
       return;
     }
-    const colour = COLOURS[label] ?? '';
+    const colour = opts.color ? (COLOURS[label] ?? '') : '';
+    const reset = opts.color ? RESET : '';
+    const levelColour = opts.color ? LEVEL_COLOURS[level] : '';
     const extras = Object.entries(all)
       .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
       .join(' ');
     const time = new Date().toISOString().slice(11, 23);
     sink(
-      `${time} ${colour}${label.padEnd(7)}${RESET} ${LEVEL_COLOURS[level]}${level.padEnd(5)}${RESET} ${scrub(msg)}${extras ? ` ${extras}` : ''}`,
+      `${time} ${colour}${label.padEnd(7)}${reset} ${levelColour}${level.padEnd(5)}${reset} ${scrub(msg)}${extras ? ` ${extras}` : ''}`,
       level,
     );
   };

@@ -26,7 +26,14 @@ export interface Platform {
 }
 
 export function makeLogger(config: Config, service: string): Logger {
-  return createLogger({ service, level: config.logLevel, json: config.isProduction });
+  return createLogger({
+    service,
+    level: config.logLevel,
+    json: config.logFormat === 'json',
+    // Colour codes only on a terminal, and never when NO_COLOR is set (https://no-color.org): in a file or a
+    // log collector they are noise.
+    color: !config.source.NO_COLOR && process.stdout.isTTY === true,
+  });
 }
 
 export async function openPlatform(

@@ -53,7 +53,7 @@ async function withAuth<T>(
   ) => Promise<T>,
 ): Promise<T> {
   const config = loadConfig(process.env, { service: 'auth' });
-  const log = createLogger({ service: 'cli', level: 'warn', json: config.isProduction });
+  const log = createLogger({ service: 'cli', level: 'warn', json: config.logFormat === 'json' });
   const db = await openDb({
     ...config.database,
     seedDev: config.seedDev,

@@ -13,6 +13,7 @@ import { type ServiceClients, unavailable } from '../../src/http/client.ts';
 import { HttpError, isOpenAiPath, jsonResponse, withOpenAiEnvelope } from '../../src/http/errors.ts';
 import { IDENTITY_HEADER, type Identity, signIdentitySync } from '../../src/http/identity.ts';
 import { SHORT_HOSTS } from '../../src/http/service.ts';
+import { childTraceparent, type TraceContext, traceOf } from '../../src/http/trace.ts';
 import { validate } from '../../src/http/validate.ts';
 import type { Logger } from '../../src/log.ts';
 import {
@@ -65,6 +66,8 @@ interface Ctx {
   openAiErrors: boolean;
   /** The route template answered, for metrics labels (never the raw path of an unknown URL). */
   route?: string;
+  /** The W3C trace this request belongs to (the client's, or a new one). */
+  trace: TraceContext;
 }
 
 const NOT_AUTH = 'Not authenticated. Provide a valid JWT or API Key.';
@@ -185,6 +188,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
       authMs: 0,
       upstreamMs: 0,
       openAiErrors: isOpenAiPath(path),
+      trace: traceOf(request.headers),
     };
   };
 
@@ -217,9 +221,11 @@ export function createGateway(deps: GatewayDeps): Gateway {
       rid: ctx.rid,
       method: request.method,
       path: ctx.url.pathname,
+      route: ctx.route ?? 'unmatched',
       status: res.status,
       duration_ms: Number(total.toFixed(3)),
       identity: ctx.principal?.userId ?? null,
+      trace_id: ctx.trace.traceId,
     });
     return res;
   };
@@ -399,6 +405,8 @@ export function createGateway(deps: GatewayDeps): Gateway {
       });
       headers.set(IDENTITY_HEADER, signIdentitySync(config.internalSecret, identityFor(ctx)));
       headers.set('x-request-id', ctx.rid);
+      // The service joins the client's trace as a child of this hop.
+      headers.set('traceparent', childTraceparent(ctx.trace));
       headers.set('x-forwarded-for', ctx.ip);
       headers.set('x-forwarded-proto', url.protocol.replace(':', ''));
       headers.set('x-forwarded-host', url.host);

@@ -2,6 +2,7 @@
  * The kernel every service app is built on: identity verification, JSON body parsing, the error envelope
  * and `GET /health`. Feature controllers `.use()` the instance this returns to get `identity` typed.
  */
+
 import { Elysia } from 'elysia';
 import { type Db, describeDbError, isDatabaseUnavailable } from '../../db/index.ts';
 import type { Bus } from '../bus/types.ts';
@@ -11,6 +12,7 @@ import { isMultipart, readJsonBody, unsupportedMedia } from './body.ts';
 import type { ServiceClients } from './client.ts';
 import { HttpError, isOpenAiPath, jsonResponse, withOpenAiEnvelope } from './errors.ts';
 import { IDENTITY_HEADER, type Identity, verifyIdentitySync } from './identity.ts';
+import { traceOf } from './trace.ts';
 
 /**
  * Elysia by default finds the path by skipping 11 characters (`http://a.bc`), so a Host of one to three
@@ -59,10 +61,20 @@ export function isoNow(): string {
 }
 
 /** Maps anything thrown in a service to the envelope; unexpected errors are logged, never shown. */
-export function toErrorResponse(err: unknown, log: Logger, rid?: string, url?: string): Response {
+export function toErrorResponse(
+  err: unknown,
+  log: Logger,
+  rid?: string,
+  url?: string,
+  traceId?: string,
+): Response {
   const onV1 = url !== undefined && isOpenAiPath(new URL(url).pathname);
   if (err instanceof HttpError) return (onV1 ? withOpenAiEnvelope(err) : err).toResponse();
-  log.error('unhandled error', { rid, error: err instanceof Error ? err.message : String(err) });
+  log.error('unhandled error', {
+    rid,
+    trace_id: traceId,
+    error: err instanceof Error ? err.message : String(err),
+  });
   const internal = new HttpError(500, 'Internal server error');
   return (onV1 ? withOpenAiEnvelope(internal) : internal).toResponse();
 }
@@ -105,7 +117,13 @@ export function createServiceApp({ name, deps, health }: ServiceAppOptions) {
         });
         err = new HttpError(503, `Service ${name} unavailable`);
       } else
-        return toErrorResponse(error, log, request.headers.get('x-request-id') ?? undefined, request.url);
+        return toErrorResponse(
+          error,
+          log,
+          request.headers.get('x-request-id') ?? undefined,
+          request.url,
+          traceOf(request.headers).traceId,
+        );
       // The OpenAI SDKs read `error`; kernel-made errors on /v1 carry it too.
       return (isOpenAiPath(new URL(request.url).pathname) ? withOpenAiEnvelope(err) : err).toResponse();
     })
