@@ -34,9 +34,9 @@ describe('logger', () => {
     expect(lines[0]).not.toContain('eyJzdWIi');
   });
 
-  test('levels below the minimum are dropped; dev lines carry the coloured service label', () => {
+  test('levels below the minimum are dropped; on a terminal, pretty lines carry the coloured service label', () => {
     const lines: string[] = [];
-    const log = createLogger({ service: 'chat', level: 'warn', sink: (l) => lines.push(l) });
+    const log = createLogger({ service: 'chat', level: 'warn', color: true, sink: (l) => lines.push(l) });
     log.info('hidden');
     log.warn('shown', { a: 1 });
     expect(lines).toHaveLength(1);

@@ -181,18 +181,42 @@ export class ConversationStore {
   async list(userId: string, opts: ListOptions): Promise<{ rows: ConversationRow[]; total: number }> {
     const c = this.t.conversations;
     const m = this.t.chatMessages;
-    const conds = [eq(c.userId, userId), eq(c.isActive, true)];
     const q = opts.q?.trim();
-    if (q) {
-      const needle = likeNeedle(q);
-      const like = (col: unknown) => sql`lower(${col}) LIKE ${needle} ESCAPE '\\'`;
-      const inMessages = this.db.orm
-        .select({ id: m.conversationId })
-        .from(m)
-        .where(and(eq(m.userId, userId), like(m.content)));
-      conds.push(or(like(c.title), like(c.preview), inArray(c.id, inMessages))!);
+    if (!q) {
+      // Every game client lists its conversations on start and after each turn: the unfiltered page and its
+      // count are prepared statements, built once (see Statements), read in parallel.
+      const ph = (name: string) => sql.placeholder(name);
+      const mine = () => and(eq(c.userId, ph('userId')), eq(c.isActive, true));
+      const page = this.stmts.get('list_page', (o) =>
+        o
+          .select()
+          .from(c)
+          .where(mine())
+          .orderBy(desc(c.updatedAt), asc(c.id))
+          .limit(ph('limit'))
+          .offset(ph('offset')),
+      );
+      const total = this.stmts.get('list_count', (o) => o.select({ n: count() }).from(c).where(mine()));
+      const [rows, totals] = await Promise.all([
+        page.execute({ userId, limit: opts.limit, offset: opts.offset }),
+        total.execute({ userId }),
+      ]);
+      return {
+        rows: rows as ConversationRow[],
+        total: Number((totals as Array<{ n: number }>)[0]?.n ?? 0),
+      };
     }
-    const where = and(...conds);
+    const needle = likeNeedle(q);
+    const like = (col: unknown) => sql`lower(${col}) LIKE ${needle} ESCAPE '\\'`;
+    const inMessages = this.db.orm
+      .select({ id: m.conversationId })
+      .from(m)
+      .where(and(eq(m.userId, userId), like(m.content)));
+    const where = and(
+      eq(c.userId, userId),
+      eq(c.isActive, true),
+      or(like(c.title), like(c.preview), inArray(c.id, inMessages)),
+    );
     const [rows, totals] = await Promise.all([
       this.db.orm
         .select()

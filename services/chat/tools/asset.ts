@@ -5,6 +5,7 @@
  */
 import type { ServiceClient } from '../../../src/http/client.ts';
 import type { Logger } from '../../../src/log.ts';
+import { HealthGate, identityOf } from './backend.ts';
 import {
   clipSummary,
   type OfferedTool,
@@ -20,7 +21,6 @@ const CATEGORIES = ['image', 'texture', 'environment', 'character', 'prop', 'aud
 const QUALITIES = ['low', 'medium', 'high', 'ultra'];
 /** How long the tool waits before settling for the job (a chat turn should not sit on a 3D model). */
 const WAIT_MS = 60_000;
-const HEALTH_TTL_MS = 30_000;
 
 export const ASSET_TOOL: OfferedTool = {
   name: 'generate_asset',
@@ -47,26 +47,17 @@ const UNREACHABLE = 'The asset service is not reachable right now.';
 
 export class AssetTool implements ToolSource {
   readonly kind = 'asset' as const;
-  private healthy: { at: number; ok: boolean } | null = null;
+  private readonly health: HealthGate;
 
   constructor(
     private readonly asset: ServiceClient,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.health = new HealthGate(asset);
+  }
 
   async tools(): Promise<OfferedTool[]> {
-    if (!this.healthy || Date.now() - this.healthy.at > HEALTH_TTL_MS) {
-      let ok = false;
-      try {
-        const res = await this.asset.fetch('/health', { method: 'GET', timeoutMs: 1000 });
-        ok = res.ok;
-        await res.body?.cancel();
-      } catch {
-        ok = false;
-      }
-      this.healthy = { at: Date.now(), ok };
-    }
-    return this.healthy.ok ? [ASSET_TOOL] : [];
+    return (await this.health.up()) ? [ASSET_TOOL] : [];
   }
 
   async run(name: string, rawArgs: string, ctx: ToolRunContext): Promise<ToolOutcome> {
@@ -80,7 +71,6 @@ export class AssetTool implements ToolSource {
     // The asset service requires a style; a model that leaves it out gets a neutral one rather than a refusal.
     body.style = typeof a.style === 'string' && a.style.trim() ? a.style : 'general';
     if (typeof a.quality === 'string') body.requirements = { quality: a.quality };
-    const user = ctx.user;
     let res: Response;
     try {
       res = await this.asset.fetch('/api/v1/assets/generate', {
@@ -89,17 +79,7 @@ export class AssetTool implements ToolSource {
         body: JSON.stringify(body),
         signal: ctx.signal,
         timeoutMs: WAIT_MS + 10_000,
-        identity: {
-          auth_type: user.authType,
-          sub: user.id,
-          email: user.email ?? undefined,
-          name: user.name ?? undefined,
-          admin: user.admin,
-          session_id: user.sessionId,
-          key_id: user.keyId,
-          rid: ctx.requestId,
-          ip: '',
-        },
+        identity: identityOf(ctx.user, ctx.requestId),
       });
     } catch (err) {
       if (ctx.signal.aborted) throw err;

@@ -7,6 +7,7 @@
 import type { ServiceClient } from '../../../src/http/client.ts';
 import type { Logger } from '../../../src/log.ts';
 import type { ToolDef } from '../providers/types.ts';
+import { HealthGate, identityOf } from './backend.ts';
 import {
   clipSummary,
   type OfferedTool,
@@ -81,7 +82,6 @@ export const KB_TOOLS: ToolDef[] = [
   },
 ];
 
-const HEALTH_TTL_MS = 30_000;
 const CALL_TIMEOUT_MS = 30_000;
 const API = '/api/v1/kb';
 const KOS_TYPES = ['current-session', 'active-threads', 'daily-plan', 'chat-instructions', 'project-context'];
@@ -196,26 +196,17 @@ const OFFERED: OfferedTool[] = KB_TOOLS.map((t) => ({ ...t, source: 'kb', select
 
 export class KbTools implements ToolSource {
   readonly kind = 'kb' as const;
-  private healthy: { at: number; ok: boolean } | null = null;
+  private readonly health: HealthGate;
 
   constructor(
     private readonly kb: ServiceClient,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.health = new HealthGate(kb);
+  }
 
   async tools(): Promise<OfferedTool[]> {
-    if (!this.healthy || Date.now() - this.healthy.at > HEALTH_TTL_MS) {
-      let ok = false;
-      try {
-        const res = await this.kb.fetch('/health', { method: 'GET', timeoutMs: 1000 });
-        ok = res.ok;
-        await res.body?.cancel();
-      } catch {
-        ok = false;
-      }
-      this.healthy = { at: Date.now(), ok };
-    }
-    return this.healthy.ok ? OFFERED : [];
+    return (await this.health.up()) ? OFFERED : [];
   }
 
   /** One call to the kb JSON API as `user`; a non-2xx answer becomes a ToolFailure with its detail. */
@@ -225,24 +216,13 @@ export class KbTools implements ToolSource {
     path: string,
     body?: unknown,
   ): Promise<unknown> {
-    const user = c.user;
     const res = await this.kb.fetch(path, {
       method,
       signal: c.signal,
       headers: body === undefined ? undefined : { 'content-type': 'application/json' },
       body: body === undefined ? undefined : JSON.stringify(body),
       timeoutMs: CALL_TIMEOUT_MS,
-      identity: {
-        auth_type: user.authType,
-        sub: user.id,
-        email: user.email ?? undefined,
-        name: user.name ?? undefined,
-        admin: user.admin,
-        session_id: user.sessionId,
-        key_id: user.keyId,
-        rid: crypto.randomUUID(),
-        ip: '',
-      },
+      identity: identityOf(c.user, c.requestId),
     });
     const text = await res.text();
     let parsed: unknown;
