@@ -3,6 +3,7 @@
  * budgets, reuse, jobs, Gaia-served files and the pricing routes, composed on the service kernel.
  */
 
+import { carryIdentity } from '../../src/http/identity.ts';
 import { createServiceApp, type ServiceDeps } from '../../src/http/service.ts';
 import { routesOf } from '../../src/metrics.ts';
 import type { MountedService } from '../../src/platform.ts';
@@ -44,7 +45,9 @@ export async function assetService(
       // headers it computed (the real length included) are kept.
       const headers = new Headers(request.headers);
       headers.set(HEAD_MARK_HEADER, ctx.headToken);
-      const res = await app.handle(new Request(request.url, { method: 'GET', headers }));
+      const res = await app.handle(
+        carryIdentity(request, new Request(request.url, { method: 'GET', headers })),
+      );
       await res.body?.cancel().catch(() => {});
       return new Response(null, { status: res.status, statusText: res.statusText, headers: res.headers });
     },

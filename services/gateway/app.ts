@@ -11,7 +11,7 @@ import { type Config, describeRateLimit, type ServiceName } from '../../src/conf
 import { isMultipart, parseJsonBytes, unsupportedMedia } from '../../src/http/body.ts';
 import { type ServiceClients, unavailable } from '../../src/http/client.ts';
 import { HttpError, isOpenAiPath, jsonResponse, withOpenAiEnvelope } from '../../src/http/errors.ts';
-import { IDENTITY_HEADER, type Identity, signIdentitySync } from '../../src/http/identity.ts';
+import { handIdentity, IDENTITY_HEADER, type Identity, signIdentitySync } from '../../src/http/identity.ts';
 import { SHORT_HOSTS } from '../../src/http/service.ts';
 import { childTraceparent, type TraceContext, traceOf } from '../../src/http/trace.ts';
 import { validate } from '../../src/http/validate.ts';
@@ -403,7 +403,11 @@ export function createGateway(deps: GatewayDeps): Gateway {
         forwardAuthorization: route.forwardAuthorization,
         json: route.json && hasBody,
       });
-      headers.set(IDENTITY_HEADER, signIdentitySync(config.internalSecret, identityFor(ctx)));
+      // A service in this process gets the verified identity handed over with the request; one across the
+      // network gets it signed, so nothing between the two can forge it.
+      const identity = identityFor(ctx);
+      const inProcess = client.mode === 'in-process';
+      if (!inProcess) headers.set(IDENTITY_HEADER, signIdentitySync(config.internalSecret, identity));
       headers.set('x-request-id', ctx.rid);
       // The service joins the client's trace as a child of this hop.
       headers.set('traceparent', childTraceparent(ctx.trace));
@@ -419,6 +423,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
         // streams also get it through the relay's cancel. Elsewhere the signal costs more than it saves.
         signal: route.chat || route.limit === 'asset-generate' ? request.signal : undefined,
       });
+      if (inProcess) handIdentity(upstreamReq, identity);
       const t0 = performance.now();
       ctx.upstreamName = route.owner;
       let upstream: Response;

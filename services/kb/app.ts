@@ -4,7 +4,7 @@
  */
 
 import { jsonResponse } from '../../src/http/errors.ts';
-import { IDENTITY_HEADER, verifyIdentitySync } from '../../src/http/identity.ts';
+import { identityOfRequest } from '../../src/http/identity.ts';
 import { createServiceApp, type ServiceDeps } from '../../src/http/service.ts';
 import { routesOf } from '../../src/metrics.ts';
 import type { MountedService } from '../../src/platform.ts';
@@ -80,7 +80,7 @@ export async function kbService(deps: ServiceDeps): Promise<MountedService> {
   const handle = async (request: Request): Promise<Response> => {
     const path = new URL(request.url).pathname;
     if (path === WEBHOOK_PATH && request.method === 'POST') {
-      if (!verifyIdentitySync(config.internalSecret, request.headers.get(IDENTITY_HEADER)))
+      if (!identityOfRequest(config.internalSecret, request))
         return jsonResponse({ detail: 'Missing or invalid internal identity' }, 401);
       return handleWebhook(ctx, request);
     }
@@ -88,7 +88,7 @@ export async function kbService(deps: ServiceDeps): Promise<MountedService> {
       return jsonResponse({ detail: INITIALISING }, 503, { 'retry-after': '5' });
     if (MCP_PATHS.has(path)) {
       if (!mcp) return jsonResponse({ detail: 'Not Found' }, 404);
-      const identity = verifyIdentitySync(config.internalSecret, request.headers.get(IDENTITY_HEADER));
+      const identity = identityOfRequest(config.internalSecret, request);
       if (!identity) return jsonResponse({ detail: 'Missing or invalid internal identity' }, 401);
       try {
         return await mcp(request, callerOf(identity));

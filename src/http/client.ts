@@ -5,7 +5,7 @@
  */
 import type { ServiceName } from '../config.ts';
 import { HttpError } from './errors.ts';
-import { IDENTITY_HEADER, type Identity, signIdentitySync } from './identity.ts';
+import { handIdentity, IDENTITY_HEADER, type Identity, signIdentitySync } from './identity.ts';
 
 export type Handler = (request: Request) => Response | Promise<Response>;
 
@@ -130,6 +130,9 @@ function clientOf(
     mode,
     send,
     async fetch(path, init = {}) {
+      // In this process the identity is handed over with the request; across the network it is signed.
+      if (mode === 'in-process' && init.identity)
+        return send(handIdentity(buildRequest(base, path, init), init.identity), init.timeoutMs ?? timeout);
       const token = init.identity
         ? signIdentitySync(opts.internalSecret, init.identity, opts.issuer)
         : undefined;

@@ -11,7 +11,7 @@ import type { Logger } from '../log.ts';
 import { isMultipart, readJsonBody, unsupportedMedia } from './body.ts';
 import type { ServiceClients } from './client.ts';
 import { HttpError, isOpenAiPath, jsonResponse, withOpenAiEnvelope } from './errors.ts';
-import { IDENTITY_HEADER, type Identity, verifyIdentitySync } from './identity.ts';
+import { type Identity, identityOfRequest } from './identity.ts';
 import { traceOf } from './trace.ts';
 
 /**
@@ -147,7 +147,7 @@ export function createServiceApp({ name, deps, health }: ServiceAppOptions) {
       );
     })
     .derive({ as: 'global' }, ({ request, path }): { identity: Identity } => {
-      const identity = verifyIdentitySync(config.internalSecret, request.headers.get(IDENTITY_HEADER));
+      const identity = identityOfRequest(config.internalSecret, request);
       if (identity) return { identity };
       // A global hook reaches every route, wherever it was registered; health needs no identity.
       if (path === '/health' && (request.method === 'GET' || request.method === 'HEAD'))

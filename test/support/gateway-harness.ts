@@ -13,7 +13,7 @@ import { createBus } from '../../src/bus/index.ts';
 import type { Bus } from '../../src/bus/types.ts';
 import { type Config, loadConfig, type ServiceName } from '../../src/config.ts';
 import { inProcessClient, type ServiceClients } from '../../src/http/client.ts';
-import { IDENTITY_HEADER, verifyIdentity } from '../../src/http/identity.ts';
+import { identityOfRequest } from '../../src/http/identity.ts';
 import { sseResponse } from '../../src/http/sse.ts';
 import { createLogger } from '../../src/log.ts';
 import { TEST_SUPABASE_JWT_SECRET } from './stack.ts';
@@ -59,7 +59,8 @@ export interface HarnessOptions {
 function echoHandler(name: ServiceName, secret: string, control: EchoControl) {
   return async (request: Request): Promise<Response> => {
     const url = new URL(request.url);
-    const identity = await verifyIdentity(secret, request.headers.get(IDENTITY_HEADER));
+    // What a service sees: the identity handed over in-process (the harness mounts its echo in-process).
+    const identity = identityOfRequest(secret, request);
     const headers: Record<string, string> = {};
     request.headers.forEach((v, k) => {
       headers[k] = v;

@@ -1,7 +1,7 @@
 import { beforeEach, describe, expect, test } from 'bun:test';
 import { KB_TOOLS, KbTools } from '../../services/chat/tools/service.ts';
 import { inProcessClient } from '../../src/http/client.ts';
-import { IDENTITY_HEADER, type Identity, verifyIdentitySync } from '../../src/http/identity.ts';
+import { type Identity, identityOfRequest } from '../../src/http/identity.ts';
 import type { User } from '../../src/http/service.ts';
 import { silentLogger } from '../../src/log.ts';
 
@@ -35,7 +35,7 @@ function fakeKb(state: { seen: Seen[]; down: boolean; files: Map<string, string>
   return async (req: Request): Promise<Response> => {
     if (state.down) throw new Error('connection refused');
     const url = new URL(req.url);
-    const identity = verifyIdentitySync(SECRET, req.headers.get(IDENTITY_HEADER));
+    const identity = identityOfRequest(SECRET, req);
     const text = await req.text();
     state.seen.push({
       method: req.method,
