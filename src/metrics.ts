@@ -103,6 +103,13 @@ export const busBufferedBytes = new Gauge({
   registers: [registry],
 });
 
+export const dbUnavailable = new Counter({
+  name: 'gaia_db_unavailable_total',
+  help: 'Requests answered 503 because the database was out of reach (refused, timed out, connection lost), by service',
+  labelNames: ['service'] as const,
+  registers: [registry],
+});
+
 export const assetGenerations = new Counter({
   name: 'gaia_asset_generations_total',
   help: 'Asset generations finished, by provider, category and outcome',

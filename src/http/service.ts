@@ -8,6 +8,7 @@ import { type Db, describeDbError, isDatabaseUnavailable } from '../../db/index.
 import type { Bus } from '../bus/types.ts';
 import type { Config } from '../config.ts';
 import type { Logger } from '../log.ts';
+import { dbUnavailable } from '../metrics.ts';
 import { isMultipart, readJsonBody, unsupportedMedia } from './body.ts';
 import type { ServiceClients } from './client.ts';
 import { HttpError, isOpenAiPath, jsonResponse, withOpenAiEnvelope } from './errors.ts';
@@ -110,6 +111,7 @@ export function createServiceApp({ name, deps, health }: ServiceAppOptions) {
       else if (code === 'PARSE') err = new HttpError(400, 'Invalid JSON body');
       else if (code === 'VALIDATION') err = new HttpError(422, 'Invalid request body', { errors: [] });
       else if (isDatabaseUnavailable(error)) {
+        dbUnavailable.inc({ service: name });
         // An outage is not a bug in the request: 503, which clients retry, and a line without the query.
         log.warn('database unavailable', {
           rid: request.headers.get('x-request-id') ?? undefined,

@@ -7,7 +7,9 @@
  * once the proxy resumes the same requests succeed without a restart. The logs of the whole run hold no
  * password, token, key, key hash, email or message text.
  */
+
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import { exposition } from '../../src/metrics.ts';
 import { dropTestDatabases, testBackends } from '../support/backends.ts';
 import { type StackHandle, startStack } from '../support/stack.ts';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.ts';
@@ -139,6 +141,14 @@ describe.skipIf(!pg)('database outage (PostgreSQL behind a proxy)', () => {
     }
     const health = (await (await h.fetch('/health')).json()) as any;
     expect(health.database.status).toBe('unhealthy');
+    // Operators see it in the metrics too: each service counted the requests it could not serve.
+    const metrics = await exposition();
+    for (const service of new Set(results.map((r) => r.service)))
+      expect(metrics).toMatch(
+        new RegExp(
+          `gaia_db_unavailable_total\\{service="${service === 'auth' ? '(auth|gateway)' : service}"\\} [1-9]`,
+        ),
+      );
 
     // A server that refuses connections outright is found out at once, not after the timeout.
     await proxy.resume();

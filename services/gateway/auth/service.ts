@@ -3,6 +3,7 @@
  * headers, verifies JWTs locally and API keys by hash against the shared database, with an LRU cache,
  * bus-driven revocation and a per-user roles cache. Everything here is plain TypeScript; no Elysia.
  */
+
 import { and, eq, gt, inArray, isNotNull, isNull, or } from 'drizzle-orm';
 import { LRUCache } from 'lru-cache';
 import { assignDefaultRole, type Db, describeDbError, isDatabaseUnavailable } from '../../../db/index.ts';
@@ -10,6 +11,7 @@ import type { Bus } from '../../../src/bus/types.ts';
 import type { Config } from '../../../src/config.ts';
 import { HttpError } from '../../../src/http/errors.ts';
 import type { Logger } from '../../../src/log.ts';
+import { dbUnavailable } from '../../../src/metrics.ts';
 import { DEV_API_KEY_HASH, hashApiKey, isPlausibleApiKey } from '../../../src/security/apikey.ts';
 import {
   createJwtVerifier,
@@ -214,6 +216,7 @@ export class GatewayAuth {
     } catch (err) {
       if (!isDatabaseUnavailable(err)) throw err;
       this.log.warn('credential check failed: database unavailable', { error: describeDbError(err) });
+      dbUnavailable.inc({ service: 'gateway' });
       throw new HttpError(503, 'Service auth unavailable');
     }
   }
