@@ -156,8 +156,17 @@ export class GatewayAuth {
     });
     // Logouts handled in this process arrive directly, so they hold even while NATS is down.
     onLocalLogout(opts.bus, (id) => this.revokeSession(id));
-    // Events may have been missed while the bus was down; forget every verified key.
-    opts.bus.onReconnect(() => this.keys.clear());
+    // Events may have been missed while the bus was down: forget every verified key, and read the logouts and
+    // revocations from the database again. A logout published during the outage may be sent before this
+    // gateway has subscribed again (core NATS keeps nothing), so the database is what closes the window.
+    opts.bus.onReconnect(() => {
+      this.keys.clear();
+      this.loadRevocations().catch((err) =>
+        this.log.warn('could not reload revocations after the bus reconnected', {
+          error: describeDbError(err),
+        }),
+      );
+    });
   }
 
   revokeSession(sessionId: string): void {
