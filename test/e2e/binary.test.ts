@@ -4,16 +4,7 @@
  * embedded Swagger UI, passes the container's health probe, and exits 0 on SIGTERM.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
-import {
-  chmodSync,
-  cpSync,
-  mkdirSync,
-  mkdtempSync,
-  readFileSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Subprocess } from 'bun';
