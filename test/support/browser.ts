@@ -167,11 +167,8 @@ export function uniqueEmail(prefix = 'user'): string {
 
 /**
  * Closes a context (or a page together with the context `browser.newPage()` made for it) once none of its
- * requests is still open. Tearing a context down while the browser is still answering one of its requests
- * (under load, the favicon fetch that follows `load` is enough) can leave Playwright's in-process connection
- * creating a response for a request it already dropped: "Cannot find parent object request@…", then "Object
- * with guid … was not bound in the connection" for every later call of the run. Leaving each page for
- * about:blank first ends its requests through the ordinary events (aborted ones are not counted as problems).
+ * requests is still open: each page leaves for about:blank first, so its requests end through the ordinary
+ * events (aborted ones are not counted as problems) rather than with the context torn down under them.
  */
 export async function closeQuietly(target: BrowserContext | Page): Promise<void> {
   const pages = 'pages' in target ? target.pages() : [target];

@@ -67,7 +67,7 @@ describe('pages', () => {
       expect(body).toContain('<title>Gaia Platform</title>');
       expect(body.match(/name="viewport"/g)).toHaveLength(1);
       expect(body).toContain('content="width=device-width, initial-scale=1.0, viewport-fit=cover"');
-      expect(body).toContain('<link rel="icon" href="/static/favicon.svg">');
+      expect(body).toContain('<link rel="icon" href="data:image/svg+xml,');
       expect(body).toContain('<link rel="stylesheet" href="/static/gaia.css">');
       expect(body).toContain('<link rel="stylesheet" href="/static/animations.css">');
       expect(body).toContain('<script src="/static/htmx.min.js" defer></script>');
