@@ -16,6 +16,8 @@ export interface AnthropicScript {
   toolCalls?: ScriptedToolCall[];
   status?: number;
   errorMessage?: string;
+  /** Extra headers of an error reply (`retry-after` on a 429, as the real API sends). */
+  headers?: Record<string, string>;
   delayMs?: number;
   chunkDelayMs?: number;
   gate?: Gate;
@@ -156,7 +158,7 @@ export async function startFakeAnthropic(opts: { models?: string[] } = {}): Prom
         finish();
         return Response.json(errorBody(script.status, script.errorMessage ?? 'Overloaded'), {
           status: script.status,
-          headers: { 'request-id': reqId },
+          headers: { 'request-id': reqId, ...script.headers },
         });
       }
 

@@ -58,6 +58,8 @@ export interface OpenAIScript {
   /** Answer with this HTTP status and an OpenAI error body instead of a completion. */
   status?: number;
   errorMessage?: string;
+  /** Extra headers of an error reply (`retry-after` on a 429, as the real API sends). */
+  headers?: Record<string, string>;
   /** Wait before sending the response headers. */
   delayMs?: number;
   /** Wait between streamed deltas. */
@@ -213,7 +215,7 @@ export async function startFakeOpenAI(opts: { models?: string[] } = {}): Promise
               code: null,
             },
           },
-          { status: script.status },
+          { status: script.status, headers: script.headers },
         );
       }
 

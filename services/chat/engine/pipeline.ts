@@ -64,6 +64,12 @@ export interface RunHooks {
   onToolDelta?: (delta: ToolCallDelta) => Promise<void> | void;
   /** Calls and results of the tools the engine runs. */
   onToolEvent?: (event: ToolEvent) => Promise<void> | void;
+  /**
+   * How many characters of the streamed text were actually written to the client. A client that leaves keeps
+   * only that much: a stream may still hold text back (v0.3 keeps an unfinished game directive), and text
+   * arriving after the disconnect is never written, so storing all of it would show the user words they never got.
+   */
+  sentChars?: () => number;
 }
 
 export type HistoryMode =
@@ -496,6 +502,7 @@ export class ChatEngine {
       }
       break;
     }
+    if (outcome!.clientGone && opts.sentChars) outcome!.text = outcome!.text.slice(0, opts.sentChars());
     const listed = offered as OfferedTool[] | null;
     const sources = new Map((listed ?? []).map((t) => [t.name, t.source] as const));
     return this.finish(turn, outcome!, model, reasoning, fallbackUsed, performance.now() - llmStart, sources);

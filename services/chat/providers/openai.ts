@@ -5,7 +5,7 @@
  */
 import OpenAI from 'openai';
 import type { Config } from '../../../src/config.ts';
-import { toProviderError } from './errors.ts';
+import { ProviderError, toProviderError } from './errors.ts';
 import { newCallId } from './ids.ts';
 import type {
   FinishReason,
@@ -42,6 +42,20 @@ function toOpenAIMessages(
   return out;
 }
 
+/**
+ * This SDK's errors have no `name` of their own (every one says `Error`, and the compiled binary renames
+ * classes), so the generic mapping took a refused or reset connection for an unknown provider failure: clients
+ * read "provider error" where the Anthropic path said "provider unreachable". The classes tell them apart.
+ */
+function fromSdk(err: unknown): ProviderError {
+  if (err instanceof OpenAI.APIConnectionTimeoutError)
+    return new ProviderError('timeout', 'provider timed out');
+  if (err instanceof OpenAI.APIUserAbortError) return new ProviderError('aborted', 'request aborted');
+  if (err instanceof OpenAI.APIConnectionError)
+    return new ProviderError('connection', 'provider unreachable');
+  return toProviderError(err);
+}
+
 function finishOf(reason: string | null | undefined): FinishReason {
   if (reason === 'length') return 'length';
   if (reason === 'tool_calls' || reason === 'function_call') return 'tool_calls';
@@ -74,7 +88,7 @@ export function createOpenAIProvider(
       try {
         await client.models.list({ signal });
       } catch (err) {
-        throw toProviderError(err);
+        throw fromSdk(err);
       }
     },
     async *stream(req: ProviderRequest, signal: AbortSignal): AsyncIterable<ProviderEvent> {
@@ -110,7 +124,7 @@ export function createOpenAIProvider(
       try {
         stream = await client.chat.completions.create(params, { signal });
       } catch (err) {
-        throw toProviderError(err);
+        throw fromSdk(err);
       }
       // Calls by the server's index; `order` is the 0-based index the caller sees (some OpenAI-compatible
       // servers number calls oddly or not at all).
@@ -148,7 +162,7 @@ export function createOpenAIProvider(
           if (choice.finish_reason) finish = finishOf(choice.finish_reason);
         }
       } catch (err) {
-        throw toProviderError(err);
+        throw fromSdk(err);
       }
       for (const c of [...calls.values()].sort((a, b) => a.order - b.order))
         yield { type: 'tool_call', call: { id: c.id, name: c.name, arguments: c.arguments || '{}' } };

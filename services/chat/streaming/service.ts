@@ -28,6 +28,8 @@ export interface Encoder {
   toolEvent?(event: ToolEvent): Promise<void>;
   end(result: TurnResult): Promise<void>;
   fail(err: StreamError, result: TurnResult | null): Promise<void>;
+  /** Characters of text taken in `delta` but not written yet. */
+  held?(): number;
 }
 
 const unix = () => Math.floor(Date.now() / 1000);
@@ -124,6 +126,11 @@ export class DirectiveBuffer {
   push(text: string): string {
     this.pending += text;
     return this.take();
+  }
+
+  /** Characters held back, not yet given out. */
+  get size(): number {
+    return this.pending.length;
   }
 
   flush(): string {
@@ -226,6 +233,7 @@ function cleanEncoder(w: SseWriter, turn: PreparedTurn, toolEvents: boolean): En
       await w.data({ type: 'done', finish_reason: 'error' });
       await w.data('[DONE]');
     },
+    held: () => buf.size,
   };
 }
 
@@ -395,12 +403,19 @@ export function streamTurn(o: StreamOptions): Response {
               ? multiEncoder(w, turn)
               : openaiEncoder(w, turn, o.includeUsage ?? false);
       let result: TurnResult | null = null;
+      // Text handed to the encoder while the client was there; what it still holds back is subtracted.
+      let handed = 0;
       try {
         await enc.start();
         started = true;
         result = await engine.run(turn, {
           signal: w.signal,
-          onDelta: (t) => enc.delta(t),
+          onDelta: (t) => {
+            if (w.closed) return;
+            handed += t.length;
+            return enc.delta(t);
+          },
+          sentChars: () => handed - (enc.held?.() ?? 0),
           onToolDelta: enc.toolDelta ? (d) => enc.toolDelta!(d) : undefined,
           onToolEvent: enc.toolEvent ? (e) => enc.toolEvent!(e) : undefined,
         });
