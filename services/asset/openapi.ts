@@ -84,6 +84,23 @@ const PageQuery = {
 
 const Asset = t.Composite([AssetAnswer, t.Object({ category: t.String(), created_at: t.String() })]);
 
+const AssetListItem = t.Object({
+  asset_id: t.String(),
+  category: t.String(),
+  title: Nullable(t.String()),
+  style: Nullable(t.String()),
+  provider: Nullable(t.String()),
+  file_format: Nullable(t.String()),
+  file_size_mb: Nullable(t.Number()),
+  cost: t.Number(),
+  quality_score: Nullable(t.Number()),
+  license_type: Nullable(t.String()),
+  download_url: t.String(),
+  preview_image_url: Nullable(t.String()),
+  session_id: Nullable(t.String()),
+  created_at: t.String(),
+});
+
 const Estimate = t.Object(
   {
     provider: t.String(),
@@ -202,7 +219,7 @@ export const ASSET_OPENAPI: RouteDocs = {
       sort: t.Optional(oneOf(['-created_at', 'created_at'])),
       all: t.Optional(t.Boolean({ description: "Every user's assets (administrators)" })),
     }),
-    response: t.Object({ assets: t.Array(Asset), ...Paging, timestamp: t.String() }),
+    response: t.Object({ assets: t.Array(AssetListItem), ...Paging, timestamp: t.String() }),
   },
   'POST /api/v1/assets/generate': {
     body: AssetRequestBody,
