@@ -4,7 +4,7 @@
  * chunk by chunk) and aggregates health.
  */
 
-import { Elysia, t } from 'elysia';
+import { Elysia } from 'elysia';
 import type { Db } from '../../db/index.ts';
 import type { Bus } from '../../src/bus/types.ts';
 import { type Config, describeRateLimit, type ServiceName } from '../../src/config.ts';
@@ -29,6 +29,7 @@ import { docsRoutes } from './docs/index.ts';
 import { HealthService } from './health/service.ts';
 import { RateLimiter, rateLimitHeaders, StreamCounter } from './limits/rate-limit.ts';
 import { createSharedStore } from './limits/stores.ts';
+import { CalculatorBody } from './model.ts';
 import {
   filterResponseHeaders,
   forwardRequestHeaders,
@@ -106,8 +107,6 @@ export const V02_INFO = {
     personas: '/api/v0.2/personas',
   },
 };
-
-const CalculatorBody = t.Object({ a: t.Optional(t.Number()), b: t.Optional(t.Number()) });
 
 export interface Gateway {
   app: Elysia<any, any, any, any, any, any, any>;

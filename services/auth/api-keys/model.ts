@@ -1,5 +1,6 @@
 /** API key management bodies and shapes. */
 import { t } from 'elysia';
+import { Integer } from '../../../src/http/schemas.ts';
 
 export const CreateKeyBody = t.Object({
   name: t.String({ minLength: 1, maxLength: 100 }),
@@ -23,6 +24,21 @@ export interface ApiKeyView {
   revoked_at: string | null;
 }
 
+const NullableTime = t.Union([t.String(), t.Null()]);
+
+export const ApiKeyViewSchema = t.Object({
+  id: t.String(),
+  name: t.String(),
+  prefix: t.String({ description: 'First characters of the key, to recognise it' }),
+  created_at: t.String(),
+  expires_at: NullableTime,
+  last_used_at: NullableTime,
+  is_active: t.Boolean(),
+  revoked_at: NullableTime,
+});
+
+export const ApiKeyListSchema = t.Object({ api_keys: t.Array(ApiKeyViewSchema) });
+
 export interface CreatedKey {
   id: string;
   name: string;
@@ -34,6 +50,17 @@ export interface CreatedKey {
   is_active: true;
 }
 
+export const CreatedKeySchema = t.Object({
+  id: t.String(),
+  name: t.String(),
+  key: t.String({ description: 'The secret key; shown this once only' }),
+  prefix: t.String(),
+  created_at: t.String(),
+  expires_at: NullableTime,
+  last_used_at: t.Null(),
+  is_active: t.Literal(true),
+});
+
 export interface KeyLoginResponse {
   access_token: string;
   token_type: 'bearer';
@@ -41,5 +68,13 @@ export interface KeyLoginResponse {
   expires_at: number;
   user: { id: string; email: string | null };
 }
+
+export const KeyLoginResponseSchema = t.Object({
+  access_token: t.String(),
+  token_type: t.Literal('bearer'),
+  expires_in: Integer(),
+  expires_at: Integer(),
+  user: t.Object({ id: t.String(), email: t.Union([t.String(), t.Null()]) }),
+});
 
 export const KEYS_NEED_PASSWORD = 'API keys cannot manage API keys; sign in with a password';

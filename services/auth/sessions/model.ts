@@ -1,6 +1,7 @@
 /** Request bodies, response shapes and messages of register/login/refresh/logout/confirm/resend. */
 import { t } from 'elysia';
-import type { UserObject } from '../users/model.ts';
+import { Integer } from '../../../src/http/schemas.ts';
+import { type UserObject, UserObjectSchema } from '../users/model.ts';
 
 export const RegisterBody = t.Object({
   email: t.String(),
@@ -51,6 +52,33 @@ export interface SessionObject {
   provider_refresh_token: string | null;
   [extra: string]: unknown;
 }
+
+export const SessionObjectSchema = t.Object(
+  {
+    access_token: t.String({ description: 'JWT for `Authorization: Bearer`' }),
+    token_type: t.Literal('bearer'),
+    expires_in: Integer({ description: 'Seconds the access token lives' }),
+    expires_at: Integer({ description: 'Unix time the access token expires' }),
+    refresh_token: t.String({ description: 'Single-use token for /auth/refresh' }),
+    user: UserObjectSchema,
+    provider_token: t.Union([t.String(), t.Null()]),
+    provider_refresh_token: t.Union([t.String(), t.Null()]),
+  },
+  { description: 'Session (Supabase shape)' },
+);
+
+/** `session` is null when the account still has to confirm its email. */
+export const AuthResponseSchema = t.Object({
+  user: t.Union([UserObjectSchema, t.Null()]),
+  session: t.Union([SessionObjectSchema, t.Null()]),
+});
+
+export const ConfirmResultSchema = t.Object({ message: t.String(), user: UserObjectSchema });
+
+export const ResendResultSchema = t.Object({
+  message: t.String(),
+  result: t.Object({ user: t.Null(), session: t.Null(), message_id: t.Union([t.String(), t.Null()]) }),
+});
 
 export interface AuthResponseBody {
   user: UserObject | Record<string, unknown> | null;

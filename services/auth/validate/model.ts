@@ -9,6 +9,13 @@ export interface ValidateResult {
   error: string | null;
 }
 
+export const ValidateResultSchema = t.Object({
+  valid: t.Boolean(),
+  auth_type: t.Union([t.Literal('jwt'), t.Literal('api_key'), t.Literal('none')]),
+  user_id: t.Union([t.String(), t.Null()]),
+  error: t.Union([t.String(), t.Null()]),
+});
+
 export const NO_CREDENTIALS: ValidateResult = {
   valid: false,
   auth_type: 'none',

@@ -3,11 +3,65 @@
  */
 import { t } from 'elysia';
 import { HttpError } from '../../../src/http/errors.ts';
+import { Integer } from '../../../src/http/schemas.ts';
 import type { ConversationRow, MessageRow } from './service.ts';
 import { TITLE_MAX } from './service.ts';
 
 export const CreateBody = t.Object({ title: t.Optional(t.Union([t.String(), t.Null()])) });
 export const RenameBody = t.Object({ title: t.Optional(t.String()) });
+
+export const ConversationSchema = t.Object({
+  id: t.String(),
+  title: t.String(),
+  preview: t.String({ description: 'Start of the latest reply' }),
+  created_at: t.String(),
+  updated_at: t.String(),
+});
+
+export const ConversationListSchema = t.Object(
+  { conversations: t.Array(ConversationSchema) },
+  { description: 'Newest first; the `X-Total-Count` header has the total' },
+);
+
+export const ConversationStatsSchema = t.Object({
+  total_conversations: Integer(),
+  total_messages: Integer(),
+});
+
+export const MessageSchema = t.Object({
+  id: t.String(),
+  role: t.String(),
+  content: t.String(),
+  model: t.Union([t.String(), t.Null()]),
+  provider: t.Union([t.String(), t.Null()]),
+  tokens_used: t.Union([Integer(), t.Null()]),
+  created_at: t.String(),
+  status: t.String({ description: '`complete`, or `partial` for a reply cut short' }),
+  finish_reason: t.Optional(t.String({ description: 'Why a partial reply stopped' })),
+  tool_calls: t.Optional(t.Array(t.Record(t.String(), t.Unknown()))),
+});
+
+export const MessageListSchema = t.Object({ messages: t.Array(MessageSchema) });
+
+export const CleanConversationListSchema = t.Object({
+  conversations: t.Array(
+    t.Object({ conversation_id: t.String(), title: t.String(), created_at: t.String() }),
+  ),
+});
+
+export const CleanConversationSchema = t.Object({ conversation_id: t.String(), title: t.String() });
+
+/** The paging of conversation lists, as the reference shows it (intParam and searchParam enforce it). */
+export const ListQuery = t.Object({
+  limit: t.Optional(Integer({ minimum: 1, maximum: 500, default: 100 })),
+  offset: t.Optional(Integer({ minimum: 0, default: 0 })),
+  q: t.Optional(t.String({ maxLength: 200, description: 'Search in titles' })),
+});
+
+export const MessagesQuery = t.Object({
+  limit: t.Optional(Integer({ minimum: 1, maximum: 1000, default: 1000 })),
+  offset: t.Optional(Integer({ minimum: 0, default: 0 })),
+});
 
 export function conversationJson(c: ConversationRow) {
   return {

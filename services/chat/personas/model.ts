@@ -3,6 +3,7 @@
  */
 import { t } from 'elysia';
 import { HttpError } from '../../../src/http/errors.ts';
+import { Integer } from '../../../src/http/schemas.ts';
 
 const Obj = t.Record(t.String(), t.Any());
 
@@ -26,6 +27,47 @@ export const UpdatePersonaBody = t.Object({
   preferred_model: t.Optional(t.Union([t.String(), t.Null()])),
   tools: t.Optional(t.Unknown()),
   is_active: t.Optional(t.Boolean()),
+});
+
+export const PersonaSchema = t.Object({
+  id: t.String(),
+  name: t.String(),
+  description: t.String(),
+  system_prompt: t.String(),
+  personality_traits: Obj,
+  capabilities: Obj,
+  preferred_model: t.Union([t.String(), t.Null()]),
+  tools: t.Union([t.Array(t.String()), t.Null()], { description: 'null: the default KB tools; []: none' }),
+  is_active: t.Boolean(),
+  created_by: t.Union([t.String(), t.Null()]),
+  created_at: t.String(),
+  updated_at: t.String(),
+});
+
+export const PersonaListSchema = t.Object({
+  success: t.Boolean(),
+  personas: t.Array(PersonaSchema),
+  total: Integer(),
+  message: t.String(),
+});
+
+export const PersonaAnswerSchema = t.Object({
+  success: t.Boolean(),
+  message: t.String(),
+  persona: PersonaSchema,
+});
+
+export const PersonaSetSchema = t.Object({
+  success: t.Boolean(),
+  message: t.String(),
+  persona_id: t.String(),
+  persona_name: t.String(),
+});
+
+export const PersonaDeletedSchema = t.Object({
+  success: t.Boolean(),
+  message: t.String(),
+  persona_id: t.String(),
 });
 
 export const SetPersonaBody = t.Object({ persona_id: t.String() });

@@ -3,9 +3,11 @@
  * Unknown fields are ignored; fields naming endpoints or keys (`base_url`, `api_key`, …) are never
  * read, because nothing here looks at them.
  */
+import type { TSchema } from '@sinclair/typebox';
 import { t } from 'elysia';
 import { isPlainObject } from '../../../src/http/body.ts';
 import { HttpError } from '../../../src/http/errors.ts';
+import { Integer } from '../../../src/http/schemas.ts';
 
 const OptStr = t.Optional(t.Union([t.String(), t.Null()]));
 
@@ -73,6 +75,101 @@ export const ChatRequestBody = t.Object({
   temperature: t.Optional(t.Union([t.Number({ minimum: 0, maximum: 2 }), t.Null()])),
   max_tokens: t.Optional(t.Union([t.Integer({ minimum: 1 }), t.Null()])),
 });
+
+// ── answers ────────────────────────────────────────────────────────────────────────────────────────
+
+const Nullable = <T extends TSchema>(s: T) => t.Union([s, t.Null()]);
+
+export const UsageSchema = t.Object({
+  prompt_tokens: Integer(),
+  completion_tokens: Integer(),
+  total_tokens: Integer(),
+  input_tokens: t.Optional(Integer()),
+  output_tokens: t.Optional(Integer()),
+});
+
+/** How a turn was answered, next to the reply of `/api/v1/chat`. */
+export const ChatMetadataSchema = t.Object({
+  route_type: t.String(),
+  routing_time_ms: t.Number(),
+  llm_time_ms: t.Number(),
+  total_time_ms: t.Number(),
+  request_id: t.String(),
+  conversation_id: t.Optional(Nullable(t.String())),
+  message_id: t.Optional(Nullable(t.String())),
+  provider: t.String(),
+  model: t.String(),
+  persona_id: t.Optional(Nullable(t.String())),
+  fallback_used: t.Boolean(),
+  cost_usd: t.Number(),
+});
+
+export const ToolCallSchema = t.Object({
+  id: t.String(),
+  type: t.Literal('function'),
+  function: t.Object({ name: t.String(), arguments: t.String() }),
+});
+
+/** A finished reply in OpenAI's `chat.completion` shape; legacy variants add their own `_…` fields. */
+export const ChatCompletionSchema = t.Object({
+  id: t.String(),
+  object: t.Literal('chat.completion'),
+  created: Integer(),
+  model: t.String(),
+  choices: t.Array(
+    t.Object({
+      index: Integer(),
+      message: t.Object({
+        role: t.Literal('assistant'),
+        content: Nullable(t.String()),
+        tool_calls: t.Optional(t.Array(ToolCallSchema)),
+      }),
+      finish_reason: Nullable(t.String()),
+    }),
+  ),
+  usage: UsageSchema,
+  _metadata: t.Optional(ChatMetadataSchema),
+});
+
+/** The v0.3 shape: just the reply and the conversation it belongs to. */
+export const CleanChatSchema = t.Object({
+  response: t.String(),
+  conversation_id: t.String(),
+  message: t.Optional(t.String({ description: "The caller's message (on /api/v1/chat)" })),
+  _metadata: t.Optional(ChatMetadataSchema),
+});
+
+/** `/api/v1/chat` answers either shape: OpenAI unless `X-Response-Format: v0.3` (or the body) asks otherwise. */
+export const UnifiedChatSchema = t.Union([ChatCompletionSchema, CleanChatSchema]);
+
+/** The v0.2 `ChatResponse`. */
+export const V02ChatSchema = t.Object({
+  response: t.String(),
+  provider: t.String(),
+  model: t.String(),
+  usage: UsageSchema,
+  response_time_ms: t.Number(),
+  reasoning: t.Optional(Nullable(t.String())),
+  fallback_used: t.Boolean(),
+  cost_usd: t.Number(),
+  conversation_id: t.Optional(t.String()),
+});
+
+export const OPENAI_STREAM =
+  'Server-sent events, one `data: <json>` line per event: OpenAI `chat.completion.chunk` objects ' +
+  '(`choices[0].delta.content` carries the text, `tool_calls` deltas when tools are called, the last chunk ' +
+  'has `finish_reason`), then `data: [DONE]`. Comment lines (`: ping`) keep idle connections open.';
+
+export const UNIFIED_STREAM =
+  'Server-sent events, `data: <json>` each: first `{"type":"metadata","conversation_id",…}`, then OpenAI ' +
+  '`chat.completion.chunk` objects with the text in `choices[0].delta.content`, then `data: [DONE]`. ' +
+  'A failure mid-stream arrives as `{"type":"error","error":…}` before `[DONE]`.';
+
+export const CLEAN_STREAM =
+  'Server-sent events, `data: <json>` each: `{"type":"metadata","conversation_id",…}` first (within the ' +
+  'first 256 bytes), `{"type":"content","content":"…"}` per text piece, optional `tool_call`/`tool_result` ' +
+  'events when `tool_events` is set, `{"type":"done","finish_reason":…}` and finally `data: [DONE]`; ' +
+  'a failure is `{"type":"error",…}`.';
 
 export const expectObject = (): HttpError =>
   new HttpError(422, 'Invalid request body', { errors: [{ path: '', message: 'Expected a JSON object' }] });

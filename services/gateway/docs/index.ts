@@ -1,48 +1,137 @@
 /**
- * `/openapi.json` and the interactive `/docs` UI. The document is generated from the route table, and
+ * `/openapi.json` and the interactive `/docs` UI. The document is generated from the route table and each
+ * route's TypeBox schemas (bodies, query, answers, error envelopes), and
  * Swagger UI is served from the npm package (embedded in compiled binaries), so docs work offline.
  */
+
+import type { TObject, TSchema } from '@sinclair/typebox';
 import { Elysia } from 'elysia';
 // Bun embeds these files in `bun build --compile` output; at dev time they resolve to node_modules.
 import swaggerCss from 'swagger-ui-dist/swagger-ui.css' with { type: 'file' };
 import swaggerJs from 'swagger-ui-dist/swagger-ui-bundle.js' with { type: 'file' };
 import pkg from '../../../package.json' with { type: 'json' };
 import { jsonResponse } from '../../../src/http/errors.ts';
+import { ErrorBody, type RouteDoc } from '../../../src/http/schemas.ts';
 import { GATEWAY_ROUTES, PROXY_ROUTES } from '../routes.ts';
+import { ROUTE_DOCS } from './routes.ts';
 
 const SECURITY = [{ ApiKeyHeader: [] }, { Bearer: [] }];
+const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH']);
 
 function toOpenApiPath(path: string): string {
   return path.replace(/:([A-Za-z_]+)/g, '{$1}').replace(/\/\*$/, '/{path}');
+}
+
+/** A TypeBox schema as plain JSON Schema: a JSON round trip drops TypeBox's symbol keys (`[Kind]`…). */
+const plain = (schema: TSchema): Record<string, unknown> => JSON.parse(JSON.stringify(schema));
+
+const json = (schema: TSchema) => ({ 'application/json': { schema: plain(schema) } });
+
+/** Query parameters, one per property of the documented query object. */
+function queryParams(query: TObject): Array<Record<string, unknown>> {
+  const required = new Set(query.required ?? []);
+  return Object.entries(query.properties).map(([name, schema]) => {
+    const { description, ...rest } = plain(schema);
+    return {
+      name,
+      in: 'query',
+      required: required.has(name),
+      ...(description ? { description } : {}),
+      schema: rest,
+    };
+  });
+}
+
+/** The answers of one operation: its success shape(s) and the error envelope it uses. */
+function responses(doc: RouteDoc | undefined, method: string, authed: boolean): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  const status = String(doc?.status ?? 200);
+  if (doc?.status === 204) out[status] = { description: 'Done, no content' };
+  else {
+    const content: Record<string, unknown> = {};
+    if (doc?.response) Object.assign(content, json(doc.response));
+    if (doc?.stream) content['text/event-stream'] = { schema: { type: 'string', description: doc.stream } };
+    if (doc?.binary) content[doc.binary] = { schema: { type: 'string', format: 'binary' } };
+    const refusal = (doc?.status ?? 200) >= 400;
+    out[status] = {
+      description: refusal
+        ? 'Always refused'
+        : doc?.stream && doc.response
+          ? 'Success (JSON, or events with `"stream": true`)'
+          : 'Success',
+      ...(Object.keys(content).length ? { content } : {}),
+    };
+  }
+  for (const [code, extra] of Object.entries(doc?.also ?? {}))
+    out[code] = { description: extra.description, content: json(extra.schema) };
+  const errors = doc?.errors ?? ErrorBody;
+  if (BODY_METHODS.has(method) || doc?.query)
+    out['422'] = { description: 'The body or query failed validation', content: json(errors) };
+  if (authed) out['401'] = { description: 'Missing or invalid credentials', content: json(errors) };
+  out['4XX'] = { description: 'Refused (see `detail`)', content: json(errors) };
+  out['5XX'] = { description: 'A service or upstream provider failed', content: json(errors) };
+  return out;
+}
+
+function operation(
+  method: string,
+  summary: string,
+  tag: string,
+  doc: RouteDoc | undefined,
+  authed: boolean,
+): Record<string, unknown> {
+  const op: Record<string, unknown> = { summary, tags: [tag] };
+  if (doc?.description) op.description = doc.description;
+  if (authed) op.security = SECURITY;
+  if (doc?.query) op.parameters = queryParams(doc.query);
+  if (doc?.body) op.requestBody = { required: true, content: json(doc.body) };
+  op.responses = responses(doc, method, authed);
+  return op;
 }
 
 export function openApiDocument(): Record<string, unknown> {
   const paths: Record<string, Record<string, unknown>> = {};
   const add = (method: string, path: string, op: Record<string, unknown>) => {
     const p = toOpenApiPath(path);
-    const params = [...p.matchAll(/\{([^}]+)\}/g)].map((m) => ({
+    const pathParams = [...p.matchAll(/\{([^}]+)\}/g)].map((m) => ({
       name: m[1],
       in: 'path',
       required: true,
       schema: { type: 'string' },
     }));
+    const params = [...pathParams, ...((op.parameters as unknown[]) ?? [])];
     paths[p] ??= {};
     paths[p][method.toLowerCase()] = { ...op, ...(params.length ? { parameters: params } : {}) };
   };
-  for (const r of GATEWAY_ROUTES) add(r.method, r.path, { summary: r.summary, tags: ['gateway'] });
+  for (const r of GATEWAY_ROUTES)
+    add(
+      r.method,
+      r.path,
+      operation(r.method, r.summary, 'gateway', ROUTE_DOCS[`${r.method} ${r.path}`], false),
+    );
+  const explicit = new Set(PROXY_ROUTES.map((r) => `${r.method} ${r.path}`));
   for (const r of PROXY_ROUTES) {
-    const methods = r.method === 'ALL' ? ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'] : [r.method];
-    for (const m of methods) {
-      const op: Record<string, unknown> = { summary: r.summary, tags: [r.owner] };
-      if (r.auth !== '-' && r.auth !== 'S') op.security = SECURITY;
-      if (m === 'POST' || m === 'PUT' || m === 'PATCH')
-        op.requestBody = { content: { 'application/json': { schema: { type: 'object' } } } };
-      op.responses = { '200': { description: 'Success' } };
-      add(m, r.path, op);
+    const authed = r.auth !== '-' && r.auth !== 'S';
+    if (r.method === 'ALL') {
+      // A catch-all forwards a whole family of service routes; the service's map lists them one by one.
+      const prefix = r.path.replace(/\*$/, '');
+      for (const [key, doc] of Object.entries(ROUTE_DOCS)) {
+        const [m, path] = key.split(' ') as [string, string];
+        if (!path.startsWith(prefix) || explicit.has(key)) continue;
+        add(m, path, operation(m, doc.summary ?? r.summary, r.owner, doc, authed));
+      }
+      continue;
     }
+    add(
+      r.method,
+      r.path,
+      operation(r.method, r.summary, r.owner, ROUTE_DOCS[`${r.method} ${r.path}`], authed),
+    );
   }
   return {
-    openapi: '3.0.3',
+    // 3.1 takes JSON Schema 2020-12 as it is, so TypeBox's schemas (`type: "null"` in unions, `const`) need
+    // no translation.
+    openapi: '3.1.0',
     info: { title: 'Gaia API', version: pkg.version, description: 'Gateway of the Gaia platform' },
     paths,
     components: {

@@ -3,28 +3,13 @@
  * threads, history and index upkeep. File paths in URLs are taken from the raw request URL and decoded
  * exactly once, so an encoded `../` or a doubly encoded one is seen for what it is.
  */
-import { Elysia, t } from 'elysia';
+import { Elysia } from 'elysia';
 import { HttpError, jsonResponse } from '../../../src/http/errors.ts';
 import { validate } from '../../../src/http/validate.ts';
 import { callerOf, type KbContext, requireKbAdmin } from '../context.ts';
 import type { MatchMode } from '../types.ts';
+import { MoveBody, PutBody, SynthesizeBody } from './model.ts';
 
-const PutBody = t.Object({
-  content: t.String(),
-  message: t.Optional(t.String({ minLength: 1, maxLength: 1000 })),
-  expected_sha: t.Optional(t.Union([t.String(), t.Null()])),
-  validate_content: t.Optional(t.Boolean()),
-});
-const MoveBody = t.Object({
-  from: t.String(),
-  to: t.String(),
-  message: t.Optional(t.String({ minLength: 1, maxLength: 1000 })),
-});
-const SynthesizeBody = t.Object({
-  contexts: t.Array(t.String(), { minItems: 1, maxItems: 20 }),
-  focus: t.Optional(t.Union([t.String(), t.Null()])),
-  max_connections: t.Optional(t.Integer({ minimum: 1, maximum: 100 })),
-});
 const MATCHES = ['all', 'any', 'phrase', 'auto'] as const;
 
 type Query = Record<string, string | undefined>;

@@ -3,7 +3,7 @@
  * shape (`message` carries the argument) and answer rendered markdown; writes answer the old JSON. The
  * `/api/v1/chat/kb-*` aliases are the same operations under the chat family's paths.
  */
-import { Elysia, t } from 'elysia';
+import { Elysia } from 'elysia';
 import { HttpError, jsonResponse } from '../../../src/http/errors.ts';
 import { isoNow } from '../../../src/http/service.ts';
 import { validate } from '../../../src/http/validate.ts';
@@ -21,20 +21,7 @@ import {
   formatThreads,
   type MultitaskOutcome,
 } from './format.ts';
-
-const MessageBody = t.Object({ message: t.String() });
-const WriteBody = t.Object({
-  path: t.String(),
-  content: t.String(),
-  message: t.String({ minLength: 1, maxLength: 1000 }),
-  validate_content: t.Optional(t.Boolean()),
-});
-const DeleteBody = t.Object({ path: t.String(), message: t.String({ minLength: 1, maxLength: 1000 }) });
-const MoveBody = t.Object({
-  old_path: t.String(),
-  new_path: t.String(),
-  message: t.String({ minLength: 1, maxLength: 1000 }),
-});
+import { DeleteBody, MessageBody, MoveBody, WriteBody } from './model.ts';
 
 type Identity = Parameters<typeof callerOf>[0];
 
