@@ -592,3 +592,159 @@ describe.each(testBackends().map((b) => [b.name, b] as const))('SIGKILL mid-writ
     }
   }, 120_000);
 });
+
+// ── assets ───────────────────────────────────────────────────────────────────────────────────────────
+
+describe.each(testBackends().map((b) => [b.name, b] as const))('SIGKILL mid-write (%s)', (name, backend) => {
+  test('assets: stored files are whole, a polling job resumes, the rest end interrupted, no reservation kept', async () => {
+    const meshy: FakeMeshy = await startFakeMeshy();
+    const dataDir = tempDir('gaia-kill-asset-');
+    const dbUrl = await backend.databaseUrl();
+    const storage = join(dataDir, 'assets');
+    const env = {
+      MESHY_API_KEY: FAKE_MESHY_KEY,
+      MESHY_API_BASE: meshy.url,
+      MESHY_POLL_INTERVAL_MS: '100',
+      // One slot for the Meshy job, one for the local burst; the rest wait as queued jobs.
+      MAX_CONCURRENT_GENERATIONS: '2',
+    };
+    const request = (description: string, provider: string, wait: number) => ({
+      method: 'POST',
+      body: JSON.stringify({
+        category: provider === 'meshy' ? 'prop' : 'image',
+        style: 'fantasy',
+        description,
+        requirements: { platform: 'mobile_vr', quality: 'low' },
+        preferences: { provider, max_wait_time_ms: wait, max_cost: 2 },
+      }),
+    });
+    let g = await startGaia(dataDir, dbUrl, env);
+    try {
+      // A Meshy job polling its preview task when the kill comes.
+      meshy.enqueueTask({ pollsBeforeDone: 12 }, { pollsBeforeDone: 2 });
+      const mj = await g.dev('/api/v1/assets/generate', request('a mossy stone well', 'meshy', 0));
+      expect(mj.status).toBe(202);
+      const meshyJob = ((await mj.json()) as { job_id: string }).job_id;
+      const deadline = Date.now() + 15_000;
+      while (![...meshy.tasks.values()].some((t) => t.polls >= 2)) {
+        if (Date.now() > deadline) throw new Error('the Meshy task was never polled');
+        await Bun.sleep(20);
+      }
+      const task = [...meshy.tasks.values()][0]!;
+
+      // Local images, acknowledged one after another, and the kill a few milliseconds after the K-th.
+      const acked: string[] = [];
+      const failures: string[] = [];
+      let killed = false;
+      let stop = false;
+      const killAfter = rand(4, 9);
+      let fire!: () => void;
+      const trigger = new Promise<void>((r) => {
+        fire = r;
+      });
+      const burst = async (w: number) => {
+        for (let i = 0; !stop; i++) {
+          try {
+            const res = await g.dev(
+              '/api/v1/assets/generate',
+              request(`tile ${w}-${i} ${crypto.randomUUID()}`, 'local', 10_000),
+            );
+            const body = (await res.json()) as { asset_id?: string };
+            if (res.status !== 200) {
+              failures.push(`${res.status} ${JSON.stringify(body)}`);
+              return;
+            }
+            acked.push(body.asset_id!);
+            if (acked.length >= killAfter) void Bun.sleep(rand(0, 5)).then(fire);
+          } catch (err) {
+            if (!killed) failures.push((err as Error).message);
+            return;
+          }
+        }
+      };
+      const running = [burst(0), burst(1), burst(2)];
+      await trigger;
+      killed = true;
+      await sigkill(g);
+      stop = true;
+      await Promise.all(running);
+      expect(failures).toEqual([]);
+      const pollsAtKill = task.polls;
+      const tasksAtKill = meshy.tasks.size;
+
+      g = await startGaia(dataDir, dbUrl, env);
+      // Acknowledged assets download whole: the bytes hash to the SHA-256 recorded for them (the ETag).
+      for (const id of acked) {
+        const res = await g.dev(`/api/v1/assets/${id}/file`);
+        expect(res.status).toBe(200);
+        const bytes = new Uint8Array(await res.arrayBuffer());
+        expect(`"${sha256(bytes)}"`).toBe(res.headers.get('etag')!);
+      }
+
+      // Jobs end: the Meshy one resumes polling the same task once its dead owner's lease runs out, the
+      // others (no provider task to go back to) fail as interrupted. Up to lease (15 s) + sweep (10 s).
+      const jobs = async () =>
+        withDb(dbUrl, (all) =>
+          all(
+            'SELECT id, status, provider, provider_task_id, reserved_micro_usd, cost_micro_usd, error FROM asset_jobs',
+          ),
+        );
+      const until = Date.now() + 45_000;
+      while ((await jobs()).some((j) => j.status === 'queued' || j.status === 'processing')) {
+        if (Date.now() > until) throw new Error(`jobs still running: ${JSON.stringify(await jobs())}`);
+        await Bun.sleep(250);
+      }
+      const rows = await jobs();
+      for (const j of rows) {
+        // No reservation outlives its job.
+        expect(Number(j.reserved_micro_usd ?? 0), `job ${j.id}`).toBe(0);
+        if (j.status === 'failed' && j.id !== meshyJob) {
+          expect(json(j.error).type).toBe('interrupted');
+          expect(Number(j.cost_micro_usd ?? 0)).toBe(0);
+        }
+      }
+      const mrow = rows.find((j) => j.id === meshyJob)!;
+      // Polling picked up the stored task (no new preview task was created), which ran on to its refine stage.
+      expect(mrow.provider_task_id).toBeTruthy();
+      expect(task.polls).toBeGreaterThan(pollsAtKill);
+      expect([...meshy.tasks.values()].filter((t) => t.mode === 'preview')).toHaveLength(1);
+      expect(meshy.tasks.size).toBeGreaterThanOrEqual(tasksAtKill);
+      // The fake serves its result files from loopback, which Gaia's download policy refuses: in this test the
+      // resumed job ends there, with its reservation released like any failure.
+      expect({ status: mrow.status, type: json(mrow.error)?.type }).toEqual({
+        status: 'failed',
+        type: 'download_refused',
+      });
+
+      // Every asset row points at whole files; a file without a row is whole too (it was stored before its
+      // row), and only temporary names may hold partial bytes.
+      const assets = await withDb(dbUrl, (all) =>
+        all('SELECT id, storage_key, size_bytes, sha256 FROM assets'),
+      );
+      for (const a of assets) {
+        const bytes = readFileSync(join(storage, a.storage_key));
+        expect({ size: bytes.byteLength, sha: sha256(bytes) }).toEqual({
+          size: Number(a.size_bytes),
+          sha: a.sha256,
+        });
+      }
+      const files = walk(join(storage, 'generated'));
+      const temps = files.filter((f) => /\.tmp-[0-9a-f-]{36}$/.test(f));
+      const orphans = files.filter(
+        (f) => !temps.includes(f) && !assets.some((a) => join(storage, a.storage_key) === f),
+      );
+      for (const f of orphans) expect(statSync(f).size).toBeGreaterThan(0);
+      // At most the three in-flight local generations were between their file and their row.
+      expect(orphans.length).toBeLessThanOrEqual(3);
+      console.log(
+        `[sigkill assets ${name}] ${acked.length} acknowledged, ${rows.length} jobs, ${orphans.length} files without a row, ${temps.length} temp files`,
+      );
+    } finally {
+      if (g.proc.exitCode === null) {
+        g.proc.kill('SIGTERM');
+        await g.proc.exited;
+      }
+      await meshy.stop();
+    }
+  }, 120_000);
+});
