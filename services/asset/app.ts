@@ -31,9 +31,12 @@ export async function assetService(
   overrides: AssetOverrides = {},
 ): Promise<MountedService> {
   const { app, ctx } = createAssetApp(deps, overrides);
-  // Jobs a previous process left running: Meshy and Mubert tasks resume polling, the rest are failed.
+  // Jobs a previous process left running: Meshy and Mubert tasks resume polling, the rest are failed. The
+  // heartbeat and the sweep start here too: a process killed moments ago still holds its jobs' leases at
+  // this point, and without the sweep nothing took them over once the leases ran out (they stayed
+  // `processing` with their budget reserved), nor were the leases of long jobs renewed.
   await ctx.generator
-    .resumeJobs()
+    .start()
     .catch((err) => deps.log.error('asset job resume failed', { error: String(err) }));
   return {
     name: 'asset',

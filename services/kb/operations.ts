@@ -334,6 +334,7 @@ export class KbOperations implements KbOps {
       const sha = git.blobSha(content);
       if (prev && prev.text === content)
         return { path, action: 'unchanged', commit: null, sha, warnings, created: false };
+      git.beginChange([path]);
       await store.write(path, content);
       let commit: string;
       try {
@@ -375,6 +376,7 @@ export class KbOperations implements KbOps {
       const st = await store.stat(path);
       if (st?.kind !== 'file') throw new HttpError(404, `Source file not found: ${path}`);
       const prev = await store.readText(path);
+      git.beginChange([path]);
       await store.remove(path);
       try {
         const sha = await git.commit({
@@ -417,6 +419,7 @@ export class KbOperations implements KbOps {
       const twin = await store.caseConflict(to);
       if (twin && twin !== from) throw new HttpError(409, `Destination already exists: ${twin}`);
       const file = await store.readText(from);
+      git.beginChange([from, to]);
       await store.rename(from, to);
       try {
         const sha = await git.commit({
@@ -456,6 +459,7 @@ export class KbOperations implements KbOps {
       for (const f of files) {
         const path = checkPath(f.path, { kind: 'file', write: true });
         if (await store.stat(path)) continue;
+        git.beginChange([...written, path]);
         await store.write(path, f.content);
         written.push(path);
       }

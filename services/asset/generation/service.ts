@@ -619,7 +619,10 @@ export class Generator {
 
   /** Takes over unfinished jobs now, then keeps leases alive and sweeps for orphaned jobs. */
   async start(): Promise<void> {
-    await this.resumeJobs();
+    // A failed first pass must not leave the heartbeat and the sweep unstarted; the sweep tries again.
+    await this.resumeJobs().catch((err) =>
+      this.d.log.warn('asset job resume failed', { error: String(err) }),
+    );
     this.heartbeat = setInterval(() => void this.renewLeases().catch(() => {}), HEARTBEAT_MS);
     this.sweeper = setInterval(
       () =>

@@ -9,8 +9,8 @@
 
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { createHash } from 'node:crypto';
-import fs, { existsSync, lstatSync, readFileSync, writeFileSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, rename, rm, rmdir } from 'node:fs/promises';
+import fs, { existsSync, lstatSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdir, mkdtemp, readdir, readFile, rename, rm, rmdir, unlink, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import git, { type ReadCommitResult } from 'isomorphic-git';
 import http from 'isomorphic-git/http/node';
@@ -177,6 +177,7 @@ export class GitService {
       this.pendingIndex.load();
       await this.flushIndex();
       await this.ensureBranch();
+      await this.undoCutChange();
       await this.configureRemote();
       this.loadConflicts();
     } else {
@@ -312,6 +313,7 @@ export class GitService {
       });
       this.pendingIndex.add(changes);
       this.scheduleIndexFlush();
+      rmSync(this.changeFile(), { force: true });
     } catch (err) {
       // The branch did not move; the caller restores the files.
       throw new Error(this.mask(errText(err)));
@@ -320,6 +322,52 @@ export class GitService {
     // A new commit is never on the remote yet.
     if (this.remote) this.ahead += 1;
     return sha;
+  }
+
+  /**
+   * Records the paths an API change is about to touch in the working tree, before it touches them; `commit`
+   * clears the record. Must run inside `exclusive`. Why: a process killed between the file change and its
+   * commit would otherwise leave a change nobody was told about, served as current and never committed.
+   */
+  beginChange(paths: string[]): void {
+    writeFileSync(this.changeFile(), JSON.stringify(paths));
+  }
+
+  private changeFile(): string {
+    return join(this.dir, '.git', 'gaia-change-pending.json');
+  }
+
+  /**
+   * At start: puts the paths of a change that never reached its commit back as HEAD has them, as a failed
+   * commit does at run time (the client was never answered, so nothing it was told is undone).
+   */
+  private async undoCutChange(): Promise<void> {
+    const file = this.changeFile();
+    if (!existsSync(file)) return;
+    let paths: string[] = [];
+    try {
+      paths = JSON.parse(readFileSync(file, 'utf8')) as string[];
+    } catch {
+      // Torn while being written: the change it announced had not started yet.
+    }
+    const head = await this.resolve(`refs/heads/${this.branch}`);
+    for (const path of paths) {
+      const abs = join(this.dir, path);
+      const committed = head ? await entryOid({ dir: this.dir, cache: {} }, head, path) : null;
+      const current = await readFile(abs).catch(() => null);
+      if (current && committed === this.blobSha(current)) continue;
+      if (committed === null) {
+        if (current) await unlink(abs);
+      } else {
+        const { blob } = await git.readBlob({ fs, dir: this.dir, oid: committed });
+        await mkdir(dirname(abs), { recursive: true });
+        const tmp = `${dirname(abs)}/.${basename(abs)}.restore.tmp`;
+        await writeFile(tmp, blob);
+        await rename(tmp, abs);
+      }
+      this.log.warn('kb change cut before its commit was undone', { path });
+    }
+    rmSync(file, { force: true });
   }
 
   /** The Git blob id of a content (what `sha` means in file objects and `expected_sha`). */
