@@ -79,7 +79,8 @@ const cell = (s: string) => s.replaceAll('|', '\\|').replaceAll('<', '&lt;').rep
  */
 function defaultOf(value: string, meaning: string): string {
   if (value.startsWith('<')) return 'none (secret)';
-  if (/^Unset\b|unset by default/i.test(meaning)) return value === '' ? '(unset)' : `(unset); e.g. \`${value}\``;
+  if (/^Unset\b|unset by default/i.test(meaning))
+    return value === '' ? '(unset)' : `(unset); e.g. \`${value}\``;
   return value === '' ? '(unset)' : `\`${value}\``;
 }
 
