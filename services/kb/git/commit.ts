@@ -8,12 +8,13 @@
  * running the git CLI in the folder. Paths whose index entry is behind are kept in a small file in `.git`,
  * so a crash between the commit and the batch costs nothing: the next start applies them.
  */
-import fs, { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { lstat, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import git, { type TreeEntry } from 'isomorphic-git';
 import { GitIndexManager } from 'isomorphic-git/managers';
 import { FileSystem } from 'isomorphic-git/models';
+import { gitFs as fs, writeFileAtomicSync } from './fs.ts';
 
 export interface Signature {
   name: string;
@@ -123,7 +124,7 @@ export class PendingIndex {
 
   add(changes: PathChanges): void {
     for (const [p, oid] of changes) this.pending.set(p, oid);
-    writeFileSync(this.file, JSON.stringify(Object.fromEntries(this.pending)));
+    writeFileAtomicSync(this.file, JSON.stringify(Object.fromEntries(this.pending)));
   }
 
   /** Brings the index in line with the committed paths: one read and one write of the index file. */
@@ -143,6 +144,6 @@ export class PendingIndex {
     );
     for (const [p, oid] of entries) if (this.pending.get(p) === oid) this.pending.delete(p);
     if (this.pending.size === 0) rmSync(this.file, { force: true });
-    else writeFileSync(this.file, JSON.stringify(Object.fromEntries(this.pending)));
+    else writeFileAtomicSync(this.file, JSON.stringify(Object.fromEntries(this.pending)));
   }
 }

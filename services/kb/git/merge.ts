@@ -7,8 +7,8 @@
  * on the other is kept in its modified form. Everything else merges as Git would (a side that did not
  * touch an entry takes the other side's version), and untouched subtrees are never opened.
  */
-import fs from 'node:fs';
 import git, { type TreeEntry } from 'isomorphic-git';
+import { gitFs as fs } from './fs.ts';
 
 export interface RepoRef {
   dir: string;

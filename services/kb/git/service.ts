@@ -9,7 +9,7 @@
 
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { createHash } from 'node:crypto';
-import fs, { existsSync, lstatSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, readFileSync, rmSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rename, rm, rmdir, unlink, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import git, { type ReadCommitResult } from 'isomorphic-git';
@@ -21,6 +21,7 @@ import { kbSyncs } from '../../../src/metrics.ts';
 import { namespaceOf } from '../paths/namespace.ts';
 import type { CommitInfo, GitChanges, KbConfig } from '../types.ts';
 import { applyToTree, commitTree, PendingIndex, stageFromWorkTree } from './commit.ts';
+import { gitFs as fs, removeGitTemps, writeFileAtomicSync } from './fs.ts';
 import { diffTrees, type MergeOutcome, mergeTrees, type RepoRef, treeOf } from './merge.ts';
 import { createMasker, parseRemote, type RemoteSpec } from './remote.ts';
 import { decideWebhook, webhookResponse } from './webhook.ts';
@@ -174,6 +175,7 @@ export class GitService {
     if (existsSync(gitdir)) {
       this.hasRepo = true;
       // Index entries a previous run committed but had not written yet (it was killed in between).
+      await removeGitTemps(gitdir);
       this.pendingIndex.load();
       await this.flushIndex();
       await this.ensureBranch();
@@ -330,7 +332,7 @@ export class GitService {
    * commit would otherwise leave a change nobody was told about, served as current and never committed.
    */
   beginChange(paths: string[]): void {
-    writeFileSync(this.changeFile(), JSON.stringify(paths));
+    writeFileAtomicSync(this.changeFile(), JSON.stringify(paths));
   }
 
   private changeFile(): string {
@@ -1077,7 +1079,7 @@ export class GitService {
 
   private saveConflicts(): void {
     try {
-      writeFileSync(this.conflictsFile(), JSON.stringify(this.conflicts));
+      writeFileAtomicSync(this.conflictsFile(), JSON.stringify(this.conflicts));
     } catch (err) {
       this.log.warn('kb conflicts not saved', { error: errText(err) });
     }
