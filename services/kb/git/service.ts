@@ -176,10 +176,12 @@ export class GitService {
       this.hasRepo = true;
       // Index entries a previous run committed but had not written yet (it was killed in between).
       await removeGitTemps(gitdir);
+      // A change cut before its commit is undone first, so the index entries written next record the
+      // files as they are left (an entry with the cut file's size would read as modified to git).
+      await this.undoCutChange();
       this.pendingIndex.load();
       await this.flushIndex();
       await this.ensureBranch();
-      await this.undoCutChange();
       await this.configureRemote();
       this.loadConflicts();
     } else {
@@ -249,7 +251,9 @@ export class GitService {
     if (this.indexTimer || this.closed) return;
     this.indexTimer = setTimeout(() => {
       this.indexTimer = null;
-      this.track(this.exclusive(() => this.flushIndex()));
+      // The timer was set inside the queue and would inherit that context, so `exclusive` would run the
+      // flush at once, beside a write in progress (recording a file's new size against its old commit).
+      this.inQueue.exit(() => this.track(this.exclusive(() => this.flushIndex())));
     }, INDEX_FLUSH_DELAY_MS);
     this.indexTimer.unref?.();
   }
