@@ -84,6 +84,13 @@ function defaultOf(value: string, meaning: string): string {
   return value === '' ? '(unset)' : `\`${value}\``;
 }
 
+/** A Markdown table with its columns padded to one width, as the repository's formatter lays tables out. */
+function table(head: string[], rows: string[][]): string[] {
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`;
+  return [line(head), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)];
+}
+
 export function renderConfigReference(text: string): string {
   const { sections } = parseEnvExample(text);
   const out: string[] = [
@@ -102,12 +109,13 @@ export function renderConfigReference(text: string): string {
     '',
   ];
   for (const s of sections) {
-    out.push(`## ${s.title}`, '', '| Variable | Default | Meaning |', '| --- | --- | --- |');
-    for (const e of s.entries)
-      out.push(
-        `| ${e.names.map((n) => `\`${n}\``).join('<br>')} | ${e.defaults.map((d) => defaultOf(d, e.meaning)).join('<br>')} | ${cell(e.meaning)} |`,
-      );
-    out.push('');
+    out.push(`## ${s.title}`, '');
+    const rows = s.entries.map((e) => [
+      e.names.map((n) => `\`${n}\``).join('<br>'),
+      e.defaults.map((d) => defaultOf(d, e.meaning)).join('<br>'),
+      cell(e.meaning),
+    ]);
+    out.push(...table(['Variable', 'Default', 'Meaning'], rows), '');
     for (const n of s.notes) out.push(n, '');
   }
   return `${out.join('\n').trimEnd()}\n`;
