@@ -81,6 +81,20 @@ export interface Db {
   all<T = Record<string, unknown>>(q: SQL): Promise<T[]>;
   ping(): Promise<void>;
   close(): Promise<void>;
+  /** Pool figures for metrics: how many connections it may open, what is in flight, what failed. */
+  stats(): DbStats;
+}
+
+export interface DbStats {
+  /** Connections the pool may open (1 for SQLite, one file handle). */
+  poolSize: number;
+  /**
+   * Statements and transactions started and not yet answered, the wait for a connection included. Above
+   * `poolSize` requests are queueing for connections.
+   */
+  inFlight: number;
+  /** Statements that failed because the database was out of reach, and those that failed otherwise. */
+  errors: { unavailable: number; other: number };
 }
 
 const silentLog: DbLog = { info: () => {}, warn: () => {} };
@@ -190,6 +204,8 @@ function openSqlite(path: string): SqliteDb {
     ping: async () => {
       client.query('SELECT 1').get();
     },
+    // bun:sqlite runs each statement to its end before anything else runs: nothing is ever waiting.
+    stats: () => ({ poolSize: 1, inFlight: 0, errors: { unavailable: 0, other: 0 } }),
     close: async () => {
       if (closed) return;
       closed = true;
@@ -223,7 +239,8 @@ function openPostgres(
     // `CREATE TABLE IF NOT EXISTS` and friends send NOTICEs; they are not worth a log line.
     onnotice: () => {},
   });
-  const client = guardSql(raw, o.queryTimeoutMs);
+  const stats: DbStats = { poolSize: o.poolMax, inFlight: 0, errors: { unavailable: 0, other: 0 } };
+  const client = guardSql(raw, o.queryTimeoutMs, stats);
   const orm = drizzlePg(client, { schema: pgSchema });
   const inTx = new AsyncLocalStorage<Orm>();
   let closed = false;
@@ -245,6 +262,7 @@ function openPostgres(
     ping: async () => {
       await client.unsafe('SELECT 1');
     },
+    stats: () => ({ ...stats, errors: { ...stats.errors } }),
     close: async () => {
       if (closed) return;
       closed = true;
@@ -317,6 +335,7 @@ class TimedQuery implements PromiseLike<unknown> {
   constructor(
     private readonly q: PendingQuery,
     private readonly ms: number,
+    private readonly stats: DbStats,
   ) {}
 
   values(): this {
@@ -329,27 +348,52 @@ class TimedQuery implements PromiseLike<unknown> {
     onFulfilled?: ((v: unknown) => A | PromiseLike<A>) | null,
     onRejected?: ((e: unknown) => B | PromiseLike<B>) | null,
   ): Promise<A | B> {
-    this.run ??= new Promise((resolve, reject) => {
-      const q = this.q as PendingQuery & { state?: unknown };
-      const timer = setTimeout(() => {
-        reject(new DatabaseUnavailableError(`no answer within ${this.ms} ms`));
-        // Still waiting for a connection: withdraw it, so it cannot run once the database is back. One
-        // already sent is aborted by the server's statement_timeout or fails with its connection.
-        if (!q.state) q.cancel();
-      }, this.ms);
-      q.then(
-        (v) => {
-          clearTimeout(timer);
-          resolve(v);
-        },
-        (e) => {
-          clearTimeout(timer);
-          reject(e);
-        },
-      );
-    });
+    this.run ??= counted(
+      this.stats,
+      new Promise((resolve, reject) => {
+        const q = this.q as PendingQuery & { state?: unknown };
+        const timer = setTimeout(() => {
+          reject(new DatabaseUnavailableError(`no answer within ${this.ms} ms`));
+          // Still waiting for a connection: withdraw it, so it cannot run once the database is back. One
+          // already sent is aborted by the server's statement_timeout or fails with its connection.
+          if (!q.state) q.cancel();
+        }, this.ms);
+        q.then(
+          (v) => {
+            clearTimeout(timer);
+            resolve(v);
+          },
+          (e) => {
+            clearTimeout(timer);
+            reject(e);
+          },
+        );
+      }),
+    );
     return this.run.then(onFulfilled, onRejected);
   }
+}
+
+/**
+ * Keeps `stats` in step with one statement or transaction: in flight until it settles. Failed statements
+ * are counted; a failed transaction is not counted again (the statement that failed it already was).
+ */
+function counted<T>(stats: DbStats, run: Promise<T>, countErrors = true): Promise<T> {
+  stats.inFlight++;
+  return run.then(
+    (v) => {
+      stats.inFlight--;
+      return v;
+    },
+    (err) => {
+      stats.inFlight--;
+      if (countErrors) {
+        if (isDatabaseUnavailable(err)) stats.errors.unavailable++;
+        else stats.errors.other++;
+      }
+      throw err;
+    },
+  );
 }
 
 /**
@@ -357,17 +401,17 @@ class TimedQuery implements PromiseLike<unknown> {
  * connection, and its COMMIT. A transaction whose caller already got an error never starts late: its body
  * throws at once and postgres.js rolls it back.
  */
-function guardSql(sql: Sql, ms: number): Sql {
+function guardSql(sql: Sql, ms: number, stats: DbStats): Sql {
   const timedOut = () => new DatabaseUnavailableError(`no answer within ${ms} ms`);
   return new Proxy(sql, {
     get(target, prop, receiver) {
       if (prop === 'unsafe')
         return (query: string, params?: unknown[], opts?: object) =>
-          new TimedQuery(target.unsafe(query, params as never, opts as never), ms);
+          new TimedQuery(target.unsafe(query, params as never, opts as never), ms, stats);
       if (prop === 'savepoint')
         return (a: unknown, b?: unknown) => {
           const fn = (typeof a === 'function' ? a : b) as (s: Sql) => unknown;
-          const wrapped = (s: Sql) => fn(guardSql(s, ms));
+          const wrapped = (s: Sql) => fn(guardSql(s, ms, stats));
           const t = target as unknown as { savepoint(...args: unknown[]): Promise<unknown> };
           return typeof a === 'function' ? t.savepoint(wrapped) : t.savepoint(a, wrapped);
         };
@@ -375,41 +419,45 @@ function guardSql(sql: Sql, ms: number): Sql {
         return (a: unknown, b?: unknown) => {
           const fn = (typeof a === 'function' ? a : b) as (s: Sql) => unknown;
           const options = typeof a === 'string' ? a : undefined;
-          return new Promise((resolve, reject) => {
-            let phase: 'waiting' | 'running' | 'abandoned' = 'waiting';
-            let commitTimer: ReturnType<typeof setTimeout> | undefined;
-            const startTimer = setTimeout(() => {
-              if (phase !== 'waiting') return;
-              phase = 'abandoned';
-              reject(timedOut());
-            }, ms);
-            const body = async (s: Sql) => {
-              clearTimeout(startTimer);
-              if (phase === 'abandoned') throw timedOut();
-              phase = 'running';
-              try {
-                const result = await fn(guardSql(s, ms));
-                commitTimer = setTimeout(() => reject(timedOut()), ms);
-                return result;
-              } catch (err) {
-                // Answer now: the ROLLBACK that follows may itself wait on a dead connection.
-                reject(err);
-                throw err;
-              }
-            };
-            const t = target as unknown as { begin(...args: unknown[]): Promise<unknown> };
-            (options === undefined ? t.begin(body) : t.begin(options, body)).then(
-              (v) => {
-                clearTimeout(commitTimer);
-                resolve(v);
-              },
-              (e) => {
+          return counted(
+            stats,
+            new Promise((resolve, reject) => {
+              let phase: 'waiting' | 'running' | 'abandoned' = 'waiting';
+              let commitTimer: ReturnType<typeof setTimeout> | undefined;
+              const startTimer = setTimeout(() => {
+                if (phase !== 'waiting') return;
+                phase = 'abandoned';
+                reject(timedOut());
+              }, ms);
+              const body = async (s: Sql) => {
                 clearTimeout(startTimer);
-                clearTimeout(commitTimer);
-                reject(e);
-              },
-            );
-          });
+                if (phase === 'abandoned') throw timedOut();
+                phase = 'running';
+                try {
+                  const result = await fn(guardSql(s, ms, stats));
+                  commitTimer = setTimeout(() => reject(timedOut()), ms);
+                  return result;
+                } catch (err) {
+                  // Answer now: the ROLLBACK that follows may itself wait on a dead connection.
+                  reject(err);
+                  throw err;
+                }
+              };
+              const t = target as unknown as { begin(...args: unknown[]): Promise<unknown> };
+              (options === undefined ? t.begin(body) : t.begin(options, body)).then(
+                (v) => {
+                  clearTimeout(commitTimer);
+                  resolve(v);
+                },
+                (e) => {
+                  clearTimeout(startTimer);
+                  clearTimeout(commitTimer);
+                  reject(e);
+                },
+              );
+            }),
+            false,
+          );
         };
       return Reflect.get(target, prop, receiver);
     },

@@ -110,6 +110,25 @@ export const dbUnavailable = new Counter({
   registers: [registry],
 });
 
+export const dbPoolSize = new Gauge({
+  name: 'gaia_db_pool_size',
+  help: 'Connections the database pool may open (DATABASE_POOL_MAX on PostgreSQL; 1 for SQLite)',
+  registers: [registry],
+});
+
+export const dbInFlight = new Gauge({
+  name: 'gaia_db_queries_in_flight',
+  help: 'Statements and transactions started and not yet answered, the wait for a connection included; above the pool size, requests are queueing for connections',
+  registers: [registry],
+});
+
+export const dbQueryErrors = new Counter({
+  name: 'gaia_db_query_errors_total',
+  help: 'Statements that failed, by kind: unavailable (refused, timed out, connection lost) or other (constraint violations and the like)',
+  labelNames: ['kind'] as const,
+  registers: [registry],
+});
+
 export const assetGenerations = new Counter({
   name: 'gaia_asset_generations_total',
   help: 'Asset generations finished, by provider, category and outcome',
@@ -155,6 +174,24 @@ export function trackBus(bus: {
     busConnected.reset();
     busConnected.set({ mode: h.mode }, h.connected ? 1 : 0);
     busBufferedBytes.set(h.bufferedBytes ?? 0);
+  });
+}
+
+/** Reports the database pool on every scrape: its size, what is in flight, and failed statements. */
+export function trackDb(db: {
+  stats(): { poolSize: number; inFlight: number; errors: { unavailable: number; other: number } };
+}): void {
+  // The pool counts errors since it opened; the counter moves by what is new since the last scrape.
+  const seen = { unavailable: 0, other: 0 };
+  onScrape('db', () => {
+    const s = db.stats();
+    dbPoolSize.set(s.poolSize);
+    dbInFlight.set(s.inFlight);
+    for (const kind of ['unavailable', 'other'] as const) {
+      const delta = s.errors[kind] - seen[kind];
+      if (delta > 0) dbQueryErrors.inc({ kind }, delta);
+      seen[kind] = s.errors[kind];
+    }
   });
 }
 

@@ -7,7 +7,7 @@ import { createWebApp } from '../services/web/app.ts';
 import { gatewayOverHttp } from '../services/web/gateway-client.ts';
 import { type Config, loadConfig, type ServiceName } from '../src/config.ts';
 import { announce } from '../src/lifecycle.ts';
-import { listenMetrics, metricsOnApiPort, readMetricsConfig, trackBus } from '../src/metrics.ts';
+import { listenMetrics, metricsOnApiPort, readMetricsConfig, trackBus, trackDb } from '../src/metrics.ts';
 import { buildClients, drainServers, listen, makeLogger, onShutdown, openPlatform } from '../src/platform.ts';
 import { SERVICE_FACTORIES } from './registry.ts';
 
@@ -35,6 +35,7 @@ export async function runService(
   );
   const metricsServer = listenMetrics(metrics);
   trackBus(platform.bus);
+  trackDb(platform.db);
   const a = announce({
     bus: platform.bus,
     service: name,
@@ -69,6 +70,7 @@ async function runGateway(config: Config): Promise<void> {
   gateway.app.server = server as never;
   const metricsServer = listenMetrics(readMetricsConfig(config));
   trackBus(platform.bus);
+  trackDb(platform.db);
   const a = announce({ bus: platform.bus, service: 'gateway', version: config.version, log });
   a.ready();
   ready = true;

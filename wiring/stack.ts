@@ -11,7 +11,7 @@ import type { Config, ServiceName } from '../src/config.ts';
 import type { Handler } from '../src/http/client.ts';
 import { announce } from '../src/lifecycle.ts';
 import type { Logger } from '../src/log.ts';
-import { listenMetrics, readMetricsConfig, trackBus } from '../src/metrics.ts';
+import { listenMetrics, readMetricsConfig, trackBus, trackDb } from '../src/metrics.ts';
 import {
   buildClients,
   drainServers,
@@ -101,6 +101,7 @@ export async function startAllInOne(opts: StackOptions): Promise<RunningStack> {
   // The gateway answers /metrics itself (token only); a separate port when GAIA_METRICS_PORT asks for one.
   const metricsServer = listenMetrics(readMetricsConfig(config));
   trackBus(bus);
+  trackDb(db);
 
   const announcers = [
     announce({ bus, service: 'gateway', version: config.version, log }),

@@ -111,6 +111,9 @@ describe('metrics', () => {
     expect(histogramCount('gaia_llm_time_to_first_token_seconds', 'provider="local"')).toBeGreaterThan(0);
     expect(sample(m.get('gaia_bus_connected'), { mode: 'memory' })?.value).toBe('1');
     expect(m.get('gaia_open_streams')?.metrics[0]?.value).toBe('0');
+    // SQLite: one file handle, never a queue.
+    expect(m.get('gaia_db_pool_size')?.metrics[0]?.value).toBe('1');
+    expect(m.get('gaia_db_queries_in_flight')?.metrics[0]?.value).toBe('0');
     expect(m.get('gaia_kb_documents')).toBeDefined();
     expect(m.get('gaia_process_resident_memory_bytes')).toBeDefined();
   });

@@ -150,6 +150,10 @@ describe.skipIf(!pg)('database outage (PostgreSQL behind a proxy)', () => {
         ),
       );
 
+    // The pool's own figures: the configured size, and statements that failed for want of a database.
+    expect(metrics).toMatch(/^gaia_db_pool_size 10$/m);
+    expect(metrics).toMatch(/^gaia_db_query_errors_total\{kind="unavailable"\} [1-9]/m);
+
     // A server that refuses connections outright is found out at once, not after the timeout.
     await proxy.resume();
     await proxy.pause('refuse');
@@ -189,6 +193,8 @@ describe.skipIf(!pg)('database outage (PostgreSQL behind a proxy)', () => {
     // And chat writes again.
     const chat = await h.dev('/api/v1/chat', json({ message: 'after the outage' }));
     expect(chat.status).toBe(200);
+    // Nothing is left counted as in flight once the requests are answered.
+    expect(await exposition()).toMatch(/^gaia_db_queries_in_flight 0$/m);
   }, 60_000);
 
   test('no log line holds a password, token, key, key hash, email, message text or query parameter', () => {
