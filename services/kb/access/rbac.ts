@@ -17,6 +17,7 @@ import {
   covers,
   isExpired,
   iso,
+  MAX_TEXT,
   type MeJson,
   PERMISSIONS,
   type Principal,
@@ -60,7 +61,6 @@ interface UserRef {
   email: string | null;
 }
 
-const MAX_TEXT = 2000;
 const MAX_RECIPIENTS = 100;
 
 export class Rbac {

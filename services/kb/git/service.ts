@@ -23,63 +23,24 @@ import type { CommitInfo, GitChanges, KbConfig } from '../types.ts';
 import { applyToTree, commitTree, PendingIndex, stageFromWorkTree } from './commit.ts';
 import { gitFs as fs, removeGitTemps, writeFileAtomicSync } from './fs.ts';
 import { diffTrees, type MergeOutcome, mergeTrees, type RepoRef, treeOf } from './merge.ts';
+import type {
+  ConflictRecord,
+  PullRecord,
+  PullTrigger,
+  PushRecord,
+  SyncState,
+  SyncStatus,
+  SyncTrigger,
+} from './model.ts';
 import { createMasker, parseRemote, type RemoteSpec } from './remote.ts';
 import { decideWebhook, webhookResponse } from './webhook.ts';
 
 /** How long after the last commit the index is brought up to date. */
 const INDEX_FLUSH_DELAY_MS = 1000;
 
-export type PullTrigger = 'startup' | 'schedule' | 'webhook' | 'manual';
-/** `commit`: a pull or push the writes caused (a coalesced push, or the pull after a rejected push). */
-export type SyncTrigger = PullTrigger | 'commit';
-export type SyncState = 'initialising' | 'idle' | 'pulling' | 'pushing' | 'error';
-
 export interface PulledFile {
   path: string;
   action: 'create' | 'update' | 'delete';
-}
-
-export interface PullRecord {
-  at: string;
-  trigger: SyncTrigger;
-  result: 'ok' | 'conflicts' | 'error';
-  from: string | null;
-  to: string | null;
-  changed: number;
-  error?: string;
-}
-
-export interface PushRecord {
-  at: string;
-  trigger: SyncTrigger;
-  result: 'ok' | 'error';
-  from: string | null;
-  to: string | null;
-  error?: string;
-  /** When the next automatic attempt runs after a failure. */
-  retry_at?: string;
-}
-
-export interface ConflictRecord {
-  path: string;
-  copy: string;
-  at: string;
-}
-
-export interface SyncStatus {
-  remote: string | null;
-  branch: string;
-  state: SyncState;
-  head: string | null;
-  remote_head: string | null;
-  ahead: number;
-  behind: number;
-  push_enabled: boolean;
-  next_pull_at: string | null;
-  last_pull: PullRecord | null;
-  last_push: PushRecord | null;
-  conflicts: ConflictRecord[];
-  error?: string;
 }
 
 export interface GitServiceDeps {
