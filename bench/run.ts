@@ -11,7 +11,7 @@ const benches: Record<string, () => Promise<void>> = {
     printGateway(await benchGateway());
   },
 };
-const extra = ['auth', 'chat', 'kb', 'asset', 'tools', 'web', 'metrics'] as const;
+const extra = ['gateway-cpu', 'auth', 'chat', 'kb', 'asset', 'tools', 'web', 'metrics'] as const;
 for (const name of extra) {
   const file = `${import.meta.dir}/${name}.ts`;
   if (await Bun.file(file).exists()) {

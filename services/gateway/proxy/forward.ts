@@ -73,17 +73,48 @@ export function forwardRequestHeaders(src: Headers, opts: ForwardHeaderOptions):
   return out;
 }
 
+/** Whether a service's response header stops at the gateway (hop-by-hop, internal, or the gateway's own). */
+function dropped(name: string, namedInConnection: Set<string>): boolean {
+  return (
+    RESPONSE_DROP.has(name) ||
+    namedInConnection.has(name) ||
+    name.startsWith('access-control-') ||
+    name.startsWith('x-gaia-') ||
+    name.startsWith('proxy-')
+  );
+}
+
+function connectionNamed(src: Headers): Set<string> {
+  const conn = src.get('connection');
+  return new Set(conn ? conn.split(',').map((n) => n.trim().toLowerCase()) : []);
+}
+
 export function filterResponseHeaders(src: Headers): Headers {
   const out = new Headers();
-  const conn = src.get('connection');
-  const named = new Set(conn ? conn.split(',').map((n) => n.trim().toLowerCase()) : []);
+  const named = connectionNamed(src);
   src.forEach((value, name) => {
     const n = name.toLowerCase();
-    if (RESPONSE_DROP.has(n) || named.has(n)) return;
-    if (n.startsWith('access-control-') || n.startsWith('x-gaia-') || n.startsWith('proxy-')) return;
-    out.append(n, value);
+    if (!dropped(n, named)) out.append(n, value);
   });
   return out;
+}
+
+/**
+ * The same response with the headers `filterResponseHeaders` would drop taken out in place, or null when its
+ * headers cannot be changed (a response that came from fetch), for the caller to copy instead.
+ */
+export function withoutHopHeaders(res: Response): Response | null {
+  const named = connectionNamed(res.headers);
+  const drop: string[] = [];
+  res.headers.forEach((_, name) => {
+    if (dropped(name.toLowerCase(), named)) drop.push(name);
+  });
+  try {
+    for (const name of drop) res.headers.delete(name);
+    return res;
+  } catch {
+    return null;
+  }
 }
 
 export const tooLarge = (limit: number): HttpError =>

@@ -15,7 +15,7 @@ import { childTraceparent } from '../../../src/http/trace.ts';
 import { openStreams } from '../../../src/metrics.ts';
 import type { StreamCounter } from '../limits/rate-limit.ts';
 import type { Ctx, Handler } from '../pipeline.ts';
-import { filterResponseHeaders, forwardRequestHeaders } from '../proxy/forward.ts';
+import { filterResponseHeaders, forwardRequestHeaders, withoutHopHeaders } from '../proxy/forward.ts';
 import { relayStream, streamFamily } from '../proxy/stream.ts';
 import type { ProxyRoute } from '../routes.ts';
 
@@ -103,15 +103,25 @@ export function forward(route: ProxyRoute, deps: ForwardDeps): Handler {
       c.upstreamMs = performance.now() - t0;
     }
 
-    const outHeaders = filterResponseHeaders(upstream.headers);
     const type = upstream.headers.get('content-type') ?? '';
+    const announced = upstream.headers.get('content-length');
+    // In-process answers are already in memory. A small one (JSON, or a known length up to 1 MiB) is handed
+    // on as the same Response with the hop headers taken out: no copy of its body or headers, and the server
+    // still knows its length. Large or unknown-length bodies (files) and streams are relayed.
+    const small = inProcess && (type.includes('json') || Number(announced ?? Number.NaN) <= 1_048_576);
+    if (
+      small &&
+      upstream.status < 500 &&
+      request.method !== 'HEAD' &&
+      !type.startsWith('text/event-stream')
+    ) {
+      const same = withoutHopHeaders(upstream);
+      if (same) return same;
+    }
+    const outHeaders = filterResponseHeaders(upstream.headers);
     if (type.startsWith('text/event-stream') && upstream.body) return relay(c, upstream, outHeaders);
     // Only JSON error bodies are passed on: a 5xx that is not the envelope must not leak internals.
     if (upstream.status >= 500) return checkedServerError(upstream, outHeaders);
-    // In-process answers are already in memory: relaying them as bytes (not a stream) keeps Content-Length
-    // and costs far less. Large or unknown-length bodies (files) stay streamed.
-    const announced = upstream.headers.get('content-length');
-    const small = inProcess && (type.includes('json') || Number(announced ?? Number.NaN) <= 1_048_576);
     // The relayed body is re-framed, so the upstream length is dropped with the hop headers; a HEAD has no
     // body to frame and its announced length is the answer (clients size downloads by it).
     if (request.method === 'HEAD') {

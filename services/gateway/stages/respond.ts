@@ -12,6 +12,9 @@ import { isBadPath } from '../proxy/forward.ts';
 const EXPOSE =
   'X-Request-Id, X-Response-Time, Server-Timing, X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset, Retry-After, Mcp-Session-Id, X-Total-Count';
 
+/** Milliseconds to a tenth, for Server-Timing: rounding is cheaper than `toFixed` on every request. */
+const tenths = (ms: number): number => Math.round(ms * 10) / 10;
+
 /** The error as the client's API family spells it. */
 export const errorResponse = (c: Ctx, err: HttpError): Response =>
   (c.openAiErrors ? withOpenAiEnvelope(err) : err).toResponse();
@@ -29,9 +32,9 @@ export const observe =
     const h = res.headers;
     h.set('x-request-id', c.rid);
     h.set('x-response-time', `${total.toFixed(3)}ms`);
-    let timing = `auth;dur=${c.authMs.toFixed(1)}`;
-    if (c.upstreamName) timing += `, upstream;desc="${c.upstreamName}";dur=${c.upstreamMs.toFixed(1)}`;
-    h.set('server-timing', `${timing}, total;dur=${total.toFixed(1)}`);
+    let timing = `auth;dur=${tenths(c.authMs)}`;
+    if (c.upstreamName) timing += `, upstream;desc="${c.upstreamName}";dur=${tenths(c.upstreamMs)}`;
+    h.set('server-timing', `${timing}, total;dur=${tenths(total)}`);
     if (c.rateHeaders) for (const k in c.rateHeaders) h.set(k, c.rateHeaders[k]!);
     const route = c.route ?? 'unmatched';
     observeHttp('gateway', request.method, route, res.status, total / 1000);
@@ -41,7 +44,7 @@ export const observe =
       path: c.url.pathname,
       route,
       status: res.status,
-      duration_ms: Number(total.toFixed(3)),
+      duration_ms: Math.round(total * 1000) / 1000,
       identity: c.principal?.userId ?? null,
       trace_id: c.trace.traceId,
     });
