@@ -327,11 +327,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
       ),
     )
     .post('/calculator/add', at('/calculator/add', own(calculate)), { parse: 'none' })
-    .use(
-      docsRoutes((request, server, answer) =>
-        own(answer)(contextOf(request, server, new URL(request.url).pathname)),
-      ),
-    )
+    .use(docsRoutes((path, answer) => at(path, own(answer))))
     // Closed unless GAIA_METRICS_TOKEN is set (then bearer only); no rate limit, so a scraper never gets 429.
     .get(
       '/metrics',

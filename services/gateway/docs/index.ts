@@ -152,36 +152,44 @@ const DOCS_HTML = `<!doctype html>
 <script src="/docs/init.js"></script></body></html>`;
 const INIT_JS = `window.ui = SwaggerUIBundle({ url: '/openapi.json', dom_id: '#swagger-ui' });`;
 
-type Runner = (request: Request, server: any, fn: () => Promise<Response> | Response) => Promise<Response>;
+/** Wraps the answer of the gateway-owned route at `path` in the gateway's stages, once, at start-up. */
+type Route = (
+  path: string,
+  answer: () => Promise<Response> | Response,
+) => (ctx: { request: Request; server: any }) => Promise<Response>;
 
-export function docsRoutes(run: Runner) {
+export function docsRoutes(route: Route) {
   let doc: string | undefined;
   const file = (path: string, type: string) =>
     new Response(Bun.file(path), {
       headers: { 'content-type': type, 'cache-control': 'public, max-age=86400' },
     });
   return new Elysia({ name: 'gaia-gateway-docs' })
-    .get('/openapi.json', ({ request, server }) =>
-      run(request, server, () => {
+    .get(
+      '/openapi.json',
+      route('/openapi.json', () => {
         doc ??= JSON.stringify(openApiDocument());
         return new Response(doc, { headers: { 'content-type': 'application/json' } });
       }),
     )
-    .get('/docs', ({ request, server }) =>
-      run(
-        request,
-        server,
+    .get(
+      '/docs',
+      route(
+        '/docs',
         () => new Response(DOCS_HTML, { headers: { 'content-type': 'text/html; charset=utf-8' } }),
       ),
     )
-    .get('/docs/swagger-ui.css', ({ request, server }) =>
-      run(request, server, () => file(swaggerCss, 'text/css; charset=utf-8')),
+    .get(
+      '/docs/swagger-ui.css',
+      route('/docs/swagger-ui.css', () => file(swaggerCss, 'text/css; charset=utf-8')),
     )
-    .get('/docs/swagger-ui-bundle.js', ({ request, server }) =>
-      run(request, server, () => file(swaggerJs, 'text/javascript; charset=utf-8')),
+    .get(
+      '/docs/swagger-ui-bundle.js',
+      route('/docs/swagger-ui-bundle.js', () => file(swaggerJs, 'text/javascript; charset=utf-8')),
     )
-    .get('/docs/init.js', ({ request, server }) =>
-      run(request, server, () => new Response(INIT_JS, { headers: { 'content-type': 'text/javascript' } })),
+    .get(
+      '/docs/init.js',
+      route('/docs/init.js', () => new Response(INIT_JS, { headers: { 'content-type': 'text/javascript' } })),
     )
     .get('/redoc', () => jsonResponse({ detail: 'Not Found' }, 404));
 }
