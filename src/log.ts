@@ -116,6 +116,18 @@ function defaultSink(line: string, level: LogLevel): void {
   }
 }
 
+/** The time as ISO 8601, formatted once per millisecond however many lines share it. */
+let isoMs = 0;
+let isoText = '';
+function isoNow(): string {
+  const now = Date.now();
+  if (now !== isoMs) {
+    isoMs = now;
+    isoText = new Date(now).toISOString();
+  }
+  return isoText;
+}
+
 export function createLogger(opts: LoggerOptions, bound: LogFields = {}): Logger {
   const min = ORDER[opts.level ?? 'info'];
   const sink = opts.sink ?? defaultSink;
@@ -123,31 +135,35 @@ export function createLogger(opts: LoggerOptions, bound: LogFields = {}): Logger
   // A child bound to `service` writes under that label (all-in-one mode: one process, many services).
   const label = typeof bound.service === 'string' ? bound.service : opts.service;
   const { service: _s, ...boundFields } = bound;
+  // Bound fields are scrubbed once, not on every line.
+  const boundClean = scrub(boundFields) as LogFields;
+  const boundExtras = Object.entries(boundClean)
+    .map(([k, v]) => ` ${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
+    .join('');
   const write = (level: LogLevel, msg: string, fields?: LogFields): void => {
     if (ORDER[level] < min) return;
-    const all = scrub({ ...boundFields, ...fields }) as LogFields;
+    // One pass over the call's fields, masking as it goes: this runs for every request's line, so no
+    // intermediate copies of the record.
     if (opts.json) {
-      sink(
-        JSON.stringify({
-          ts: new Date().toISOString(),
-          level,
-          service: label,
-          msg: scrub(msg),
-          ...all,
-        }),
-        level,
-      );
+      const record: LogFields = { ts: isoNow(), level, service: label, msg: redactText(msg), ...boundClean };
+      if (fields) for (const k in fields) record[k] = isSecretKey(k) ? '[redacted]' : scrub(fields[k], 1);
+      sink(JSON.stringify(record), level);
       return;
     }
-    const colour = opts.color ? (COLOURS[label] ?? '') : '';
-    const reset = opts.color ? RESET : '';
-    const levelColour = opts.color ? LEVEL_COLOURS[level] : '';
-    const extras = Object.entries(all)
-      .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
-      .join(' ');
-    const time = new Date().toISOString().slice(11, 23);
+    let extras = boundExtras;
+    if (fields)
+      for (const k in fields) {
+        const v = isSecretKey(k) ? '[redacted]' : scrub(fields[k], 1);
+        extras += ` ${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`;
+      }
+    const time = isoNow().slice(11, 23);
+    if (!opts.color) {
+      sink(`${time} ${label.padEnd(7)} ${level.padEnd(5)} ${redactText(msg)}${extras}`, level);
+      return;
+    }
+    const colour = COLOURS[label] ?? '';
     sink(
-      `${time} ${colour}${label.padEnd(7)}${reset} ${levelColour}${level.padEnd(5)}${reset} ${scrub(msg)}${extras ? ` ${extras}` : ''}`,
+      `${time} ${colour}${label.padEnd(7)}${RESET} ${LEVEL_COLOURS[level]}${level.padEnd(5)}${RESET} ${redactText(msg)}${extras}`,
       level,
     );
   };

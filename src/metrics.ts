@@ -32,20 +32,97 @@ collectDefaultMetrics({ register: registry, prefix: 'gaia_' });
 /** Seconds; chat turns and asset generations reach minutes, health checks are sub-millisecond. */
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
 
-export const httpRequests = new Counter({
-  name: 'gaia_http_requests_total',
-  help: 'HTTP requests answered, by service, method, route template and status',
-  labelNames: ['service', 'method', 'route', 'status'] as const,
-  registers: [registry],
-});
+/**
+ * HTTP requests are counted on every request of every service (twice per request in all-in-one mode: the
+ * gateway's record and the service's), so they skip prom-client's per-call label hashing: each series is
+ * found by one string key and updated in place, and the exposition is built from those figures at scrape
+ * time. The output is what a prom-client counter and histogram with the same names would print.
+ */
+interface HttpSeries {
+  labels: { service: string; method: string; route: string; status: string };
+  count: number;
+  sum: number;
+  /** Observations per bucket (not cumulative); the last slot is above the highest bound. */
+  buckets: Float64Array;
+}
 
-export const httpDuration = new Histogram({
-  name: 'gaia_http_request_duration_seconds',
-  help: 'Time to the response headers (streams: to their start), by service, method, route template and status',
-  labelNames: ['service', 'method', 'route', 'status'] as const,
-  buckets: LATENCY_BUCKETS,
-  registers: [registry],
-});
+/** Series are few (route templates × methods × statuses); a hostile mix of statuses cannot grow them past this. */
+const MAX_HTTP_SERIES = 10_000;
+
+class HttpMetrics {
+  private readonly series = new Map<string, HttpSeries>();
+
+  constructor(private readonly bounds: readonly number[]) {}
+
+  observe(service: string, method: string, route: string, status: number, seconds: number): void {
+    const key = `${service} ${method} ${route} ${status}`;
+    let s = this.series.get(key);
+    if (!s) {
+      if (this.series.size >= MAX_HTTP_SERIES) return;
+      s = {
+        labels: { service, method, route, status: String(status) },
+        count: 0,
+        sum: 0,
+        buckets: new Float64Array(this.bounds.length + 1),
+      };
+      this.series.set(key, s);
+    }
+    s.count++;
+    s.sum += seconds;
+    const b = this.bounds;
+    let i = 0;
+    while (i < b.length && seconds > b[i]!) i++;
+    s.buckets[i]!++;
+  }
+
+  reset(): void {
+    this.series.clear();
+  }
+
+  /** The counter, as prom-client's registry reads a metric. */
+  readonly requests = {
+    name: 'gaia_http_requests_total',
+    help: 'HTTP requests answered, by service, method, route template and status',
+    type: 'counter',
+    aggregator: 'sum',
+    get: () => ({
+      name: this.requests.name,
+      help: this.requests.help,
+      type: this.requests.type,
+      aggregator: 'sum',
+      values: [...this.series.values()].map((s) => ({ labels: s.labels, value: s.count })),
+    }),
+  };
+
+  /** The histogram: cumulative `_bucket` lines up to `+Inf`, then `_sum` and `_count`, per series. */
+  readonly duration = {
+    name: 'gaia_http_request_duration_seconds',
+    help: 'Time to the response headers (streams: to their start), by service, method, route template and status',
+    type: 'histogram',
+    aggregator: 'sum',
+    get: () => {
+      const name = this.duration.name;
+      const values: Array<{ metricName: string; labels: Record<string, string | number>; value: number }> =
+        [];
+      for (const s of this.series.values()) {
+        let acc = 0;
+        for (let i = 0; i <= this.bounds.length; i++) {
+          acc += s.buckets[i]!;
+          const le = i < this.bounds.length ? this.bounds[i]! : '+Inf';
+          values.push({ metricName: `${name}_bucket`, labels: { ...s.labels, le }, value: acc });
+        }
+        values.push({ metricName: `${name}_sum`, labels: s.labels, value: s.sum });
+        values.push({ metricName: `${name}_count`, labels: s.labels, value: s.count });
+      }
+      return { name, help: this.duration.help, type: this.duration.type, aggregator: 'sum', values };
+    },
+  };
+}
+
+export const httpMetrics = new HttpMetrics(LATENCY_BUCKETS);
+// prom-client's registry prints any object with a name, help, type and get(); these two are ours.
+registry.registerMetric(httpMetrics.requests as unknown as Parameters<Registry['registerMetric']>[0]);
+registry.registerMetric(httpMetrics.duration as unknown as Parameters<Registry['registerMetric']>[0]);
 
 export const openStreams = new Gauge({
   name: 'gaia_open_streams',
@@ -256,9 +333,7 @@ export function observeHttp(
   status: number,
   seconds: number,
 ): void {
-  const labels = { service, method, route, status: String(status) };
-  httpRequests.inc(labels);
-  httpDuration.observe(labels, seconds);
+  httpMetrics.observe(service, method, route, status, seconds);
 }
 
 /** Wraps a service's request handler so every answer is counted and timed under its route template. */

@@ -103,6 +103,28 @@ describe('metrics', () => {
     expect(sample(requests, { service: 'gateway', route: 'unmatched', status: '404' })).toBeDefined();
     expect(requests!.metrics.some((x) => (x.labels?.route ?? '').includes('no-such-place'))).toBe(false);
     expect(m.get('gaia_http_request_duration_seconds')?.type).toBe('HISTOGRAM');
+    // The gateway's /api/v1/chat series: buckets rise to `+Inf`, which equals `_count` and the counter.
+    const series = 'route="/api/v1/chat",service="gateway",method="POST",status="200"';
+    const key = (l: string) =>
+      l
+        .slice(l.indexOf('{') + 1, l.indexOf('}'))
+        .split(',')
+        .filter((p) => !p.startsWith('le='))
+        .sort()
+        .join(',');
+    const want = series.split(',').sort().join(',');
+    const lines = lastText.split('\n').filter((l) => l.includes('{') && key(l) === want);
+    const buckets = lines
+      .filter((l) => l.startsWith('gaia_http_request_duration_seconds_bucket{'))
+      .map((l) => Number(l.slice(l.lastIndexOf(' ') + 1)));
+    expect(buckets.length).toBe(17);
+    for (let i = 1; i < buckets.length; i++) expect(buckets[i]!).toBeGreaterThanOrEqual(buckets[i - 1]!);
+    const count = lines.find((l) => l.startsWith('gaia_http_request_duration_seconds_count{'));
+    const counted = lines.find((l) => l.startsWith('gaia_http_requests_total{'));
+    expect(lines.some((l) => l.includes('le="+Inf"'))).toBe(true);
+    expect(Number(count?.slice(count.lastIndexOf(' ') + 1))).toBe(buckets.at(-1)!);
+    expect(Number(counted?.slice(counted.lastIndexOf(' ') + 1))).toBe(buckets.at(-1)!);
+    expect(buckets.at(-1)!).toBeGreaterThan(0);
 
     const tokens = m.get('gaia_llm_tokens_total');
     expect(Number(sample(tokens, { provider: 'local', direction: 'output' })?.value)).toBeGreaterThan(0);
