@@ -66,23 +66,29 @@ export function forward(route: ProxyRoute, deps: ForwardDeps): Handler {
     if (!client) throw unavailable(route.owner);
     const { request, url, body } = c;
     const hasBody = request.method !== 'GET' && request.method !== 'HEAD';
-    const headers = forwardRequestHeaders(request.headers, {
-      webhook: route.webhook,
-      forwardAuthorization: route.forwardAuthorization,
-      json: route.json && hasBody,
-    });
     // A service in this process gets the verified identity handed over with the request; one across the
     // network gets it signed, so nothing between the two can forge it.
     const identity = identityOf(c);
     const inProcess = client.mode === 'in-process';
-    if (!inProcess) headers.set(IDENTITY_HEADER, signIdentitySync(deps.config.internalSecret, identity));
-    headers.set('x-request-id', c.rid);
-    // The service joins the client's trace as a child of this hop.
-    headers.set('traceparent', childTraceparent(c.trace));
-    headers.set('x-forwarded-for', c.ip);
-    headers.set('x-forwarded-proto', url.protocol.replace(':', ''));
-    headers.set('x-forwarded-host', url.host);
-    if (body) headers.set('content-length', String(body.byteLength));
+    const own: Record<string, string> = {
+      'x-request-id': c.rid,
+      // The service joins the client's trace as a child of this hop.
+      traceparent: childTraceparent(c.trace),
+      'x-forwarded-for': c.ip,
+      'x-forwarded-proto': url.protocol === 'https:' ? 'https' : 'http',
+      'x-forwarded-host': url.host,
+    };
+    if (!inProcess) own[IDENTITY_HEADER] = signIdentitySync(deps.config.internalSecret, identity);
+    if (body) own['content-length'] = String(body.byteLength);
+    const headers = forwardRequestHeaders(
+      request.headers,
+      {
+        webhook: route.webhook,
+        forwardAuthorization: route.forwardAuthorization,
+        json: route.json && hasBody,
+      },
+      own,
+    );
     const upstreamReq = new Request(
       `http://${route.owner}.internal${route.target ?? url.pathname}${url.search}`,
       {
