@@ -11,6 +11,9 @@ import { assetRoutes } from './assets/index.ts';
 import { type AssetOverrides, createAssetContext, HEAD_MARK_HEADER } from './context.ts';
 import { pricingRoutes } from './pricing/index.ts';
 
+/** Age past which a storage temporary file cannot belong to a write still in flight. */
+const TEMP_MAX_AGE_MS = 60 * 60_000;
+
 export function createAssetApp(deps: ServiceDeps, overrides: AssetOverrides = {}) {
   const kernel = createServiceApp({
     name: 'asset',
@@ -38,6 +41,15 @@ export async function assetService(
   await ctx.generator
     .start()
     .catch((err) => deps.log.error('asset job resume failed', { error: String(err) }));
+  // Temporary files of writes a killed process left behind. Another instance on the same folder may be
+  // writing one right now, so only those untouched for an hour go (a write takes seconds); in the
+  // background, since the folder may be large.
+  const swept = (ctx.storage.sweepTemps?.(Date.now() - TEMP_MAX_AGE_MS) ?? Promise.resolve(0)).then(
+    (n) => {
+      if (n > 0) deps.log.info('asset removed temporary files of interrupted writes', { count: n });
+    },
+    (err) => deps.log.warn('asset temporary file sweep failed', { error: String(err) }),
+  );
   return {
     name: 'asset',
     handle: async (request) => {
@@ -56,6 +68,9 @@ export async function assetService(
     },
     routes: routesOf(app),
     capabilities: ['asset_generation', 'pricing', 'jobs', 'signed_downloads'],
-    close: () => ctx.generator.close(),
+    close: async () => {
+      await swept;
+      await ctx.generator.close();
+    },
   };
 }

@@ -159,4 +159,9 @@ export interface AssetStorage {
   ): Promise<{ body: ReadableStream<Uint8Array> | Uint8Array; size: number } | null>;
   exists(key: string): Promise<boolean>;
   delete(key: string): Promise<void>;
+  /**
+   * Removes temporary files of writes interrupted before they were renamed into place, last modified before
+   * `before` (epoch ms); returns how many. Only stores that write through temporary files have it.
+   */
+  sweepTemps?(before: number): Promise<number>;
 }

@@ -5,8 +5,8 @@
  * restart while a Meshy task polls, the pricing routes, and that no secret leaks into bodies, logs or events.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
-import { rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { eq, inArray } from 'drizzle-orm';
 import { PNG } from 'pngjs';
 import { assetService } from '../../services/asset/app.ts';
@@ -496,6 +496,38 @@ for (const backend of testBackends()) {
       const stored = [...new Bun.Glob('generated/prop/*').scanSync(readAssetConfig(s.config).storageDir)];
       expect(stored).toEqual([]);
     }, 40_000);
+
+    test('temp files of writes a killed instance left are swept when an instance starts; recent ones stay', async () => {
+      const root = readAssetConfig(s.config).storageDir;
+      const stale = join(root, `generated/image/left.png.tmp-${crypto.randomUUID()}`);
+      const recent = join(root, `generated/image/writing.png.tmp-${crypto.randomUUID()}`);
+      mkdirSync(dirname(stale), { recursive: true });
+      writeFileSync(stale, 'half a file');
+      writeFileSync(recent, 'another instance is writing this');
+      const old = new Date(Date.now() - 2 * 3600_000);
+      utimesSync(stale, old, old);
+      const lines: string[] = [];
+      const log = createLogger({ service: 'asset2', level: 'info', json: true, sink: (l) => lines.push(l) });
+      const svc = await assetService({
+        config: s.config,
+        db: s.stack.db,
+        bus: s.stack.bus,
+        log,
+        clients: {},
+      });
+      try {
+        await eventually(async () => (existsSync(stale) ? undefined : true));
+        expect(existsSync(recent)).toBe(true);
+        await eventually(async () =>
+          lines.some((l) => l.includes('temporary files of interrupted writes') && l.includes('"count":1'))
+            ? true
+            : undefined,
+        );
+      } finally {
+        await svc.close?.();
+        rmSync(recent, { force: true });
+      }
+    });
 
     test('an oversized provider file is aborted with 502 and nothing is stored', async () => {
       // The real fetcher refuses the fake's loopback URLs, so this instance downloads with a plain fetch that

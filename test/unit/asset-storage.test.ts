@@ -1,8 +1,17 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { createStorage, LocalStorage, S3Storage } from '../../services/asset/storage/index.ts';
 import type { AssetStorage } from '../../services/asset/types.ts';
 import { type FakeS3, startFakeS3, verifySigV4 } from '../fakes/s3.ts';
@@ -119,6 +128,30 @@ describe('local storage specifics', () => {
     await expect(storage.put(KEY, BYTES, 'image/png')).rejects.toThrow();
     expect(readdirSync(join(root, 'generated/image'))).toEqual([`${ID}.png`]);
     expect(await storage.exists(KEY)).toBe(false);
+  });
+});
+
+describe('leftovers of interrupted writes', () => {
+  test('sweepTemps removes temp files older than the cut-off, and nothing else', async () => {
+    const root = join(dir, 'sweep');
+    const storage = new LocalStorage({ root });
+    await storage.put(KEY, BYTES, 'image/png');
+    const uuid = () => crypto.randomUUID();
+    const old = new Date(Date.now() - 2 * 3600_000);
+    const stale = [`generated/image/${ID}.png.tmp-${uuid()}`, `previews/x.png.tmp-${uuid()}`];
+    const recent = `generated/image/y.png.tmp-${uuid()}`;
+    const lookalike = 'generated/image/z.png.tmp-not-a-uuid';
+    for (const p of [...stale, recent, lookalike]) {
+      mkdirSync(dirname(join(root, p)), { recursive: true });
+      writeFileSync(join(root, p), 'half');
+    }
+    for (const p of [...stale, lookalike]) utimesSync(join(root, p), old, old);
+    expect(await storage.sweepTemps(Date.now() - 3600_000)).toBe(2);
+    for (const p of stale) expect(existsSync(join(root, p))).toBe(false);
+    for (const p of [recent, lookalike, KEY]) expect(existsSync(join(root, p))).toBe(true);
+    expect(new Uint8Array(readFileSync(join(root, KEY)))).toEqual(BYTES);
+    // A root that does not exist yet has nothing to sweep.
+    expect(await new LocalStorage({ root: join(dir, 'never') }).sweepTemps(Date.now())).toBe(0);
   });
 });
 

@@ -10,6 +10,7 @@ import {
   readFileSync,
   rmSync,
   symlinkSync,
+  utimesSync,
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -150,6 +151,32 @@ describe('start', () => {
     const s = h.git.syncStatus();
     expect(s).toMatchObject({ remote: null, branch: 'main', state: 'idle', head: null, conflicts: [] });
     expect(s.next_pull_at).toBeNull();
+  });
+
+  test('temporary files of writes a killed process left in the working tree are removed at the next start', async () => {
+    const first = harness(config());
+    await first.git.start();
+    await first.git.close();
+    const dir = first.dir;
+    const stale = ['.a.md.0123456789ab.tmp', 'notes/.b.md.restore.tmp', 'notes/deep/.c.md.abcdefabcdef.tmp'];
+    const kept = ['.obsidian/workspace.json', 'notes/.keep', 'notes/d.md', 'notes/.e.md.notatemp.tmp'];
+    const old = new Date(Date.now() - 60_000);
+    for (const p of [...stale, ...kept]) {
+      put(dir, p, 'x');
+      utimesSync(join(dir, p), old, old);
+    }
+    // Written after the start: a write of the new process, in flight.
+    const future = new Date(Date.now() + 60_000);
+    put(dir, 'notes/.f.md.fedcba987654.tmp', 'in flight');
+    utimesSync(join(dir, 'notes/.f.md.fedcba987654.tmp'), future, future);
+    const h = harness(config({ path: dir }));
+    await h.git.start();
+    await h.git.idle();
+    for (const p of stale) expect(existsSync(join(dir, p))).toBe(false);
+    for (const p of [...kept, 'notes/.f.md.fedcba987654.tmp']) expect(existsSync(join(dir, p))).toBe(true);
+    expect(
+      h.lines.some((l) => l.includes('temporary files of interrupted writes') && l.includes('"count":3')),
+    ).toBe(true);
   });
 
   test('a folder with files and no repository is initialised in place, nothing deleted', async () => {

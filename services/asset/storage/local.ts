@@ -1,12 +1,16 @@
 /**
  * Files on local disk under one root directory. Writes go to a temporary name beside the target and are renamed
- * into place, so a reader never sees half a file and a crash leaves at most a stray temp file.
+ * into place, so a reader never sees half a file and a crash leaves at most a stray temp file, which
+ * `sweepTemps` removes at the next start.
  */
 import { createHash, randomUUID } from 'node:crypto';
-import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import type { AssetStorage, StoredObject } from '../types.ts';
 import { assertKey } from './keys.ts';
+
+/** What `put` writes before the rename: `<target>.tmp-<uuid>`. */
+const TEMP_NAME = /\.tmp-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 export interface LocalStorageOptions {
   /** Root directory; created on first write. */
@@ -66,6 +70,26 @@ export class LocalStorage implements AssetStorage {
       sha256: createHash('sha256').update(bytes).digest('hex'),
       contentType,
     };
+  }
+
+  async sweepTemps(before: number): Promise<number> {
+    let removed = 0;
+    const walk = async (dir: string): Promise<void> => {
+      const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
+      for (const e of entries) {
+        const path = join(dir, e.name);
+        if (e.isDirectory()) await walk(path);
+        else if (e.isFile() && TEMP_NAME.test(e.name)) {
+          const st = await stat(path).catch(() => null);
+          if (st && st.mtimeMs < before) {
+            await rm(path, { force: true });
+            removed++;
+          }
+        }
+      }
+    };
+    await walk(this.root);
+    return removed;
   }
 
   async get(

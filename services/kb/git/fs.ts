@@ -62,3 +62,42 @@ export async function removeGitTemps(gitdir: string): Promise<void> {
       .map((n) => fsp.unlink(join(gitdir, n)).catch(() => {})),
   );
 }
+
+/**
+ * The hidden temporary files of interrupted writes in the working tree: a file's new content
+ * (`.<name>.<12 hex>.tmp`) and a cut change being undone (`.<name>.restore.tmp`). Hidden names are never
+ * committed or served, but a process killed between writing one and renaming it leaves it on disk for good.
+ */
+const WORKTREE_TEMP = /^\..+\.(?:[0-9a-f]{12}|restore)\.tmp$/;
+
+/**
+ * Removes the working tree's leftover temporary files older than `before` (epoch ms): one written after it
+ * belongs to a write in flight, so the sweep can run while the knowledge base serves. `.git` is not walked
+ * (its temporaries are `removeGitTemps`'), nor are symbolic links followed. Returns how many were removed.
+ */
+export async function removeWorktreeTemps(root: string, before: number): Promise<number> {
+  let removed = 0;
+  const walk = async (dir: string): Promise<void> => {
+    const entries = await fsp.readdir(dir, { withFileTypes: true }).catch(() => []);
+    for (const e of entries) {
+      const path = join(dir, e.name);
+      if (e.isDirectory()) {
+        if (dir === root && e.name === '.git') continue;
+        await walk(path);
+      } else if (e.isFile() && WORKTREE_TEMP.test(e.name)) {
+        const st = await fsp.stat(path).catch(() => null);
+        if (
+          st &&
+          st.mtimeMs < before &&
+          (await fsp.unlink(path).then(
+            () => true,
+            () => false,
+          ))
+        )
+          removed++;
+      }
+    }
+  };
+  await walk(root);
+  return removed;
+}

@@ -21,7 +21,7 @@ import { kbSyncs } from '../../../src/metrics.ts';
 import { namespaceOf } from '../paths/namespace.ts';
 import type { CommitInfo, GitChanges, KbConfig } from '../types.ts';
 import { applyToTree, commitTree, PendingIndex, stageFromWorkTree } from './commit.ts';
-import { gitFs as fs, removeGitTemps, writeFileAtomicSync } from './fs.ts';
+import { gitFs as fs, removeGitTemps, removeWorktreeTemps, writeFileAtomicSync } from './fs.ts';
 import { diffTrees, type MergeOutcome, mergeTrees, type RepoRef, treeOf } from './merge.ts';
 import type {
   ConflictRecord,
@@ -137,6 +137,14 @@ export class GitService {
       this.hasRepo = true;
       // Index entries a previous run committed but had not written yet (it was killed in between).
       await removeGitTemps(gitdir);
+      // Temporary files of working-tree writes a killed process left: swept in the background, as the
+      // tree may be large; anything newer than this start belongs to a write of this process.
+      const startedAt = Date.now();
+      this.track(
+        removeWorktreeTemps(this.dir, startedAt).then((n) => {
+          if (n > 0) this.log.info('kb removed temporary files of interrupted writes', { count: n });
+        }),
+      );
       // A change cut before its commit is undone first, so the index entries written next record the
       // files as they are left (an entry with the cut file's size would read as modified to git).
       await this.undoCutChange();
