@@ -515,6 +515,30 @@ describe('silent upstream streams', () => {
       expect(h.echo.aborted).toBe(1);
       expect(h.gateway.openStreams()).toBe(0);
 
+      // Chunks 60 ms apart keep a stream alive well past the 150 ms limit: each one pushes the limit back.
+      const dripping = await fetch(`${h.url}/api/v1/chat?sse=1&drip=6`, {
+        method: 'POST',
+        headers: KEY,
+        body: '{"message":"x","stream":true}',
+      });
+      const dripped = await dripping.text();
+      expect(dripped).not.toContain('stopped responding');
+      expect(dripped.match(/"d\d /g)).toHaveLength(6);
+      expect(dripped.endsWith('data: [DONE]\n\n')).toBe(true);
+      // A cut v1 stream names the id and model its first chunks carried.
+      const cut = await fetch(`${h.url}/api/v1/chat?sse=1&drip=2&hold=1`, {
+        method: 'POST',
+        headers: KEY,
+        body: '{"message":"x","stream":true}',
+      });
+      const cutText = await cut.text();
+      expect(cutText).toContain(
+        'data: {"id": "chat-drip-1", "object": "chat.completion.chunk", "created": 1700000000, "model": "drip-model", "choices": [{"index": 0, "delta": {}, "finish_reason": "error"}]',
+      );
+      expect(cutText.endsWith('data: {"type": "done", "finish_reason": "error"}\n\ndata: [DONE]\n\n')).toBe(
+        true,
+      );
+
       const openai = await fetch(`${h.url}/v1/chat/completions?sse=1&hold=1`, {
         method: 'POST',
         headers: KEY,

@@ -86,6 +86,18 @@ function echoHandler(name: ServiceName, secret: string, control: EchoControl) {
         w.signal.addEventListener('abort', () => {
           control.aborted++;
         });
+        // `drip=N`: N chunks 60 ms apart, each shaped like a chat chunk with the stream's id and model.
+        const drip = Number(url.searchParams.get('drip') ?? 0);
+        for (let i = 0; i < drip && !w.closed; i++) {
+          if (i > 0) await Bun.sleep(60);
+          await w.data({
+            id: 'chat-drip-1',
+            object: 'chat.completion.chunk',
+            created: 1700000000,
+            model: 'drip-model',
+            choices: [{ index: 0, delta: { content: `d${i} ` }, finish_reason: null }],
+          });
+        }
         await w.data({ type: 'content', content: 'first' });
         if (hold) await Promise.race([held, new Promise((r) => w.signal.addEventListener('abort', r))]);
         if (w.closed) return;

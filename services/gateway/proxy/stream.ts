@@ -96,8 +96,13 @@ export function relayStream(
         if (!opts.family || !opts.silenceMs) return;
         const family = opts.family;
         const silenceMs = opts.silenceMs;
+        // One timer for the whole stream, pushed back on every chunk (a new timer per chunk was a
+        // measurable share of the garbage 1,000 finishing streams leave behind).
         arm = () => {
-          clearTimeout(timer);
+          if (timer) {
+            timer.refresh();
+            return;
+          }
           timer = setTimeout(() => {
             if (finished) return;
             try {
@@ -122,7 +127,8 @@ export function relayStream(
             return;
           }
           if (opts.family) {
-            if (opts.family === 'v1' || opts.family === 'v0.2') remember(value);
+            // A stream's id, creation time and model are the same in every chunk: read once.
+            if ((opts.family === 'v1' || opts.family === 'v0.2') && last.id === undefined) remember(value);
             arm?.();
           }
           controller.enqueue(value);
