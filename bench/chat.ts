@@ -17,7 +17,8 @@
  *
  * Processes: Gaia (`bun wiring/main.ts`), the fake (bench/servers/fake-openai.ts), the raw server, and a client
  * (this file with `client <job>`) that measures the streams; wrk (or a Bun fetch loop) for throughput.
- * Knobs: BENCH_CHAT_N (200), BENCH_CHAT_STREAMS (1000), BENCH_DURATION_S (5).
+ * Knobs: BENCH_CHAT_N (200), BENCH_CHAT_STREAMS (1000), BENCH_DURATION_S (5), BENCH_CHAT_PARTS
+ * (`latency,burst,throughput`: a comma-separated subset runs only those parts, e.g. `burst` for the memory figure).
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -29,6 +30,9 @@ const N = Number(process.env.BENCH_CHAT_N ?? 200);
 const WARMUP = Math.min(30, N);
 const STREAMS = Number(process.env.BENCH_CHAT_STREAMS ?? 1000);
 const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 5);
+const PARTS = new Set(
+  (process.env.BENCH_CHAT_PARTS ?? 'latency,burst,throughput').split(',').map((p) => p.trim()),
+);
 const CHUNKS = 20;
 const CHUNK_DELAY_MS = 2;
 const MODEL = 'gpt-4o-mini';
@@ -452,14 +456,14 @@ async function postLoad(t: Target, connections: number, durationS: number): Prom
 
 export interface ChatBenchResult {
   latency: SequentialResult[];
-  burst: BurstResult & {
+  burst?: BurstResult & {
     fakePeakInflight: number;
     gateReleasedBy: string | null;
     idleRssMb: number;
     peakRssMb: number;
     hwmMb: number;
   };
-  throughput: { raw: LoadFigures; gaia: LoadFigures; stateless: LoadFigures };
+  throughput?: { raw: LoadFigures; gaia: LoadFigures; stateless: LoadFigures };
   gaiaFetchLimit: string;
 }
 
@@ -505,13 +509,35 @@ export async function benchChat(): Promise<ChatBenchResult> {
     const chunks = Array.from({ length: CHUNKS }, (_, i) => `tok${i} `);
     await fake.script({ script: { chunks, chunkDelayMs: CHUNK_DELAY_MS } });
     for (const t of targets) await check(t, CHUNKS);
-    const latency = await client<SequentialResult[]>(
-      { kind: 'sequential', targets, n: N, warmup: WARMUP, expectChunks: CHUNKS },
-      // Each stream takes ~CHUNKS × CHUNK_DELAY_MS plus overhead; allow 25× that before giving up.
-      (N + WARMUP) * targets.length * CHUNKS * CHUNK_DELAY_MS * 25 + 30_000,
-    );
+    const latency = PARTS.has('latency')
+      ? await client<SequentialResult[]>(
+          { kind: 'sequential', targets, n: N, warmup: WARMUP, expectChunks: CHUNKS },
+          // Each stream takes ~CHUNKS × CHUNK_DELAY_MS plus overhead; allow 25× that before giving up.
+          (N + WARMUP) * targets.length * CHUNKS * CHUNK_DELAY_MS * 25 + 30_000,
+        )
+      : [];
+    const burst = PARTS.has('burst') ? await runBurstPart(gaia, fake, targets[1]!, chunks) : undefined;
+    const throughput = PARTS.has('throughput') ? await runThroughput(gaia, raw, auth, json) : undefined;
+    return {
+      latency,
+      burst,
+      throughput,
+      gaiaFetchLimit: process.env.BUN_CONFIG_MAX_HTTP_REQUESTS ?? '4096',
+    };
+  } finally {
+    // Gaia first: it drains its open streams, which need the fake still up.
+    for (const c of children.reverse()) await c.stop();
+  }
+}
 
-    // 2. STREAMS at once through Gaia, held at the fake until all are open together.
+/** 2. STREAMS at once through Gaia, held at the fake until all are open together. */
+async function runBurstPart(
+  gaia: GaiaChild,
+  fake: FakeChild,
+  target: Target,
+  chunks: string[],
+): Promise<ChatBenchResult['burst']> {
+  {
     await Bun.sleep(500);
     const idleRssKb = procStatusKb(gaia.proc.pid, 'VmRSS');
     await fake.script({
@@ -527,14 +553,31 @@ export async function benchChat(): Promise<ChatBenchResult> {
     try {
       const deadlineMs = GATE_TIMEOUT_MS + 60_000;
       burst = await client<BurstResult>(
-        { kind: 'burst', target: targets[1]!, n: STREAMS, expectChunks: CHUNKS, deadlineMs },
+        { kind: 'burst', target, n: STREAMS, expectChunks: CHUNKS, deadlineMs },
         deadlineMs + 15_000,
       );
     } finally {
       clearInterval(sampler);
     }
     const fakeStats = await fake.stats();
+    return {
+      ...burst,
+      fakePeakInflight: fakeStats.peakInflight,
+      gateReleasedBy: fakeStats.gateReleasedBy,
+      idleRssMb: idleRssKb / 1024,
+      peakRssMb: peakRssKb / 1024,
+      hwmMb: procStatusKb(gaia.proc.pid, 'VmHWM') / 1024,
+    };
+  }
+}
 
+async function runThroughput(
+  gaia: GaiaChild,
+  raw: Child,
+  auth: Record<string, string>,
+  json: Record<string, string>,
+): Promise<ChatBenchResult['throughput']> {
+  {
     // 3. Non-streaming throughput, `local` provider, against the raw server; same tool, warmed, back to back.
     const localTarget: Target = {
       name: 'Gaia /api/v1/chat (local)',
@@ -560,23 +603,7 @@ export async function benchChat(): Promise<ChatBenchResult> {
     const rawLoad = await postLoad(rawTarget, 64, DURATION_S);
     const gaiaLoad = await postLoad(localTarget, 64, DURATION_S);
     const statelessLoad = await postLoad(statelessTarget, 64, DURATION_S);
-
-    return {
-      latency,
-      burst: {
-        ...burst,
-        fakePeakInflight: fakeStats.peakInflight,
-        gateReleasedBy: fakeStats.gateReleasedBy,
-        idleRssMb: idleRssKb / 1024,
-        peakRssMb: peakRssKb / 1024,
-        hwmMb: procStatusKb(gaia.proc.pid, 'VmHWM') / 1024,
-      },
-      throughput: { raw: rawLoad, gaia: gaiaLoad, stateless: statelessLoad },
-      gaiaFetchLimit: process.env.BUN_CONFIG_MAX_HTTP_REQUESTS ?? '4096',
-    };
-  } finally {
-    // Gaia first: it drains its open streams, which need the fake still up.
-    for (const c of children.reverse()) await c.stop();
+    return { raw: rawLoad, gaia: gaiaLoad, stateless: statelessLoad };
   }
 }
 
@@ -584,37 +611,43 @@ const f = (n: number, d = 3) => (Number.isFinite(n) ? n.toFixed(d) : 'n/a');
 const signed = (n: number, d = 3) => (n >= 0 ? `+${f(n, d)}` : f(n, d));
 
 export function printChat(r: ChatBenchResult): string[] {
-  const base = r.latency[0]!;
   const lines = [
     `chat bench: fake OpenAI streams ${CHUNKS} content chunks ${CHUNK_DELAY_MS} ms apart; client in its own process (Bun fetch)`,
-    `  streaming @1 conn, ${base.requests} streams each, interleaved (TTFT = request start to first content chunk at the client):`,
   ];
+  const base = r.latency[0];
+  if (base)
+    lines.push(
+      `  streaming @1 conn, ${base.requests} streams each, interleaved (TTFT = request start to first content chunk at the client):`,
+    );
   for (const s of r.latency) {
     lines.push(
       `    ${s.name.padEnd(26)} TTFT p50 ${f(s.ttft.p50)} ms p99 ${f(s.ttft.p99)} ms; mean inter-chunk gap p50 ${f(s.gap.p50)} ms p99 ${f(s.gap.p99)} ms; errors ${s.errors}${s.firstError ? ` (first: ${s.firstError})` : ''}`,
     );
   }
-  for (const s of r.latency.slice(1)) {
+  for (const s of base ? r.latency.slice(1) : []) {
     lines.push(
-      `    added by ${s.name.replace('Gaia ', '')}: TTFT p50 ${signed(s.ttft.p50 - base.ttft.p50)} ms (target < 2), p99 ${signed(s.ttft.p99 - base.ttft.p99)} ms; mean gap p50 ${signed(s.gap.p50 - base.gap.p50)} ms, p99 ${signed(s.gap.p99 - base.gap.p99)} ms`,
+      `    added by ${s.name.replace('Gaia ', '')}: TTFT p50 ${signed(s.ttft.p50 - base!.ttft.p50)} ms (target < 2), p99 ${signed(s.ttft.p99 - base!.ttft.p99)} ms; mean gap p50 ${signed(s.gap.p50 - base!.gap.p50)} ms, p99 ${signed(s.gap.p99 - base!.gap.p99)} ms`,
     );
   }
   const b = r.burst;
-  const kinds = Object.entries(b.errorKinds)
+  const kinds = Object.entries(b?.errorKinds ?? {})
     .slice(0, 3)
     .map(([k, n]) => `${n}× ${k}`)
     .join('; ');
-  lines.push(
-    `  ${b.streams} streams at once through Gaia (POST /api/v1/chat, stream; the fake holds each after its role chunk until ${b.streams} are open there, at most ${GATE_TIMEOUT_MS / 1000} s): errors ${b.errors} (target 0)${kinds ? ` [${kinds}]` : ''}, total ${f(b.totalMs, 0)} ms`,
-    `    open at once: ${b.fakePeakInflight} at the fake (gate released by ${b.gateReleasedBy ?? 'n/a'}), ${b.peakOpenAtClient} at the client; headers p50 ${f(b.headers.p50, 1)} ms p99 ${f(b.headers.p99, 1)} ms, TTFT p50 ${f(b.ttft.p50, 1)} ms p99 ${f(b.ttft.p99, 1)} ms`,
-    `    Gaia RSS: idle ${f(b.idleRssMb, 1)} MB, peak during the burst ${f(b.peakRssMb, 1)} MB (VmHWM ${f(b.hwmMb, 1)} MB); Gaia's BUN_CONFIG_MAX_HTTP_REQUESTS: ${r.gaiaFetchLimit}`,
-  );
-  const { raw, gaia, stateless } = r.throughput;
-  lines.push(
-    `  non-streaming throughput @64 conns (load tool: ${gaia.tool}; provider: local, offline, no delay; no fake involved):`,
-    `    raw Bun.serve ${f(raw.rps, 0)} req/s, Gaia POST /api/v1/chat ${f(gaia.rps, 0)} req/s, ratio ${f(gaia.rps / raw.rps)}; Gaia p50 ${f(gaia.p50Ms)} ms p99 ${f(gaia.p99Ms)} ms; errors raw ${raw.errors}, Gaia ${gaia.errors}`,
-    `    for reference, stateless POST /v1/chat/completions (no conversation stored): ${f(stateless.rps, 0)} req/s, ratio ${f(stateless.rps / raw.rps)}; p50 ${f(stateless.p50Ms)} ms p99 ${f(stateless.p99Ms)} ms; errors ${stateless.errors}`,
-  );
+  if (b)
+    lines.push(
+      `  ${b.streams} streams at once through Gaia (POST /api/v1/chat, stream; the fake holds each after its role chunk until ${b.streams} are open there, at most ${GATE_TIMEOUT_MS / 1000} s): errors ${b.errors} (target 0)${kinds ? ` [${kinds}]` : ''}, total ${f(b.totalMs, 0)} ms`,
+      `    open at once: ${b.fakePeakInflight} at the fake (gate released by ${b.gateReleasedBy ?? 'n/a'}), ${b.peakOpenAtClient} at the client; headers p50 ${f(b.headers.p50, 1)} ms p99 ${f(b.headers.p99, 1)} ms, TTFT p50 ${f(b.ttft.p50, 1)} ms p99 ${f(b.ttft.p99, 1)} ms`,
+      `    Gaia RSS: idle ${f(b.idleRssMb, 1)} MB, peak during the burst ${f(b.peakRssMb, 1)} MB (VmHWM ${f(b.hwmMb, 1)} MB); Gaia's BUN_CONFIG_MAX_HTTP_REQUESTS: ${r.gaiaFetchLimit}`,
+    );
+  if (r.throughput) {
+    const { raw, gaia, stateless } = r.throughput;
+    lines.push(
+      `  non-streaming throughput @64 conns (load tool: ${gaia.tool}; provider: local, offline, no delay; no fake involved):`,
+      `    raw Bun.serve ${f(raw.rps, 0)} req/s, Gaia POST /api/v1/chat ${f(gaia.rps, 0)} req/s, ratio ${f(gaia.rps / raw.rps)}; Gaia p50 ${f(gaia.p50Ms)} ms p99 ${f(gaia.p99Ms)} ms; errors raw ${raw.errors}, Gaia ${gaia.errors}`,
+      `    for reference, stateless POST /v1/chat/completions (no conversation stored): ${f(stateless.rps, 0)} req/s, ratio ${f(stateless.rps / raw.rps)}; p50 ${f(stateless.p50Ms)} ms p99 ${f(stateless.p99Ms)} ms; errors ${stateless.errors}`,
+    );
+  }
   for (const l of lines) console.log(l);
   return lines;
 }
