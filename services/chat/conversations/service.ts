@@ -444,6 +444,26 @@ export class ConversationStore {
       updatedAt: now,
     };
     const c = this.t.conversations;
+    if (this.db.kind === 'postgresql') {
+      // The conversation and its first message are one transaction, so a refused or interrupted message
+      // leaves no empty conversation behind. `group` keeps PostgreSQL statements autocommit (the hot path's
+      // prepared statements live on the pool); this write happens once per conversation, so it can afford
+      // the transaction's round trips and plain statements on the transaction's connection.
+      const message = await this.db.tx(async (tx) => {
+        await tx.insert(c).values(conversation);
+        const row: MessageRow = {
+          ...msg,
+          conversationId: conversation.id,
+          toolCalls: storedCalls(msg.toolCalls),
+          id: msg.id ?? crypto.randomUUID(),
+          seq: 1,
+          createdAt: now,
+        };
+        await tx.insert(this.t.chatMessages).values(row);
+        return row;
+      });
+      return { conversation, message };
+    }
     const insert = this.stmts.get('insert_conversation', (o) =>
       o.insert(c).values({
         id: ph('id'),
