@@ -12,7 +12,6 @@ import { ApiKeysService } from './api-keys/service.ts';
 import { AuthEvents } from './events.ts';
 import { devMailer, type Mailer } from './mail/mailer.ts';
 import { LocalProvider } from './providers/local.ts';
-import { SupabaseProvider } from './providers/supabase.ts';
 import type { AuthProvider } from './providers/types.ts';
 import { sessionRoutes } from './sessions/index.ts';
 import { SessionsService } from './sessions/service.ts';
@@ -41,7 +40,17 @@ export function createAuthParts(deps: ServiceDeps, opts: AuthAppOptions = {}) {
   const events = new AuthEvents(bus, log, providerName);
   const provider: AuthProvider =
     providerName === 'supabase'
-      ? new SupabaseProvider({ config, log, users, sessions, events, timeoutMs: opts.supabaseTimeoutMs })
+      ? // supabase-js is loaded only for this provider (Bun's synchronous `require`, bundled by `bun build`).
+        new (require('./providers/supabase.ts') as typeof import('./providers/supabase.ts')).SupabaseProvider(
+          {
+            config,
+            log,
+            users,
+            sessions,
+            events,
+            timeoutMs: opts.supabaseTimeoutMs,
+          },
+        )
       : new LocalProvider({
           config,
           db,

@@ -10,7 +10,7 @@ import { ChatEngine } from './engine/pipeline.ts';
 import { SessionHistory } from './engine/session.ts';
 import { UsageLedger } from './engine/usage.ts';
 import { readMcpConfig } from './mcp/config.ts';
-import { McpTools } from './mcp/tools.ts';
+import type { McpTools } from './mcp/tools.ts';
 import { PersonaStore } from './personas/service.ts';
 import { ProviderSet } from './providers/service.ts';
 import { AssetTool } from './tools/asset.ts';
@@ -42,7 +42,14 @@ export function createChatContext(deps: ServiceDeps, kernel: ServiceKernel): Cha
   const tools = new ToolRegistry(log);
   if (deps.clients.kb) tools.add(new KbTools(deps.clients.kb, log));
   const mcpServers = readMcpConfig(deps.config);
-  const mcp = mcpServers.length ? new McpTools(mcpServers, log, deps.config.version) : null;
+  // The MCP SDK (and the schema libraries it brings, ~25 MB) is loaded only when servers are configured.
+  const mcp = mcpServers.length
+    ? new (require('./mcp/tools.ts') as typeof import('./mcp/tools.ts')).McpTools(
+        mcpServers,
+        log,
+        deps.config.version,
+      )
+    : null;
   if (mcp) tools.add(mcp);
   if (deps.clients.asset) tools.add(new AssetTool(deps.clients.asset, log));
   const engine = new ChatEngine({

@@ -13,7 +13,6 @@ import { rbacRoutes } from './api/rbac.ts';
 import { handleWebhook, syncRoutes } from './api/sync.ts';
 import { callerOf, createKbContext, type KbContext } from './context.ts';
 import { legacyRoutes } from './legacy/index.ts';
-import { createKbMcpHandler } from './mcp/index.ts';
 import { INITIALISING } from './operations.ts';
 
 export function createKbApp(deps: ServiceDeps) {
@@ -69,13 +68,19 @@ export async function kbService(deps: ServiceDeps): Promise<MountedService> {
   const { app, ctx } = createKbApp(deps);
   await startKb(ctx);
   const { config } = deps;
+  // The MCP SDK (and the schema libraries it brings, ~25 MB) is loaded by the first MCP request, not by
+  // every process that never serves one. Bun's `require` loads it synchronously; `bun build` bundles it.
+  let mcpHandler: ReturnType<typeof import('./mcp/index.ts').createKbMcpHandler> | undefined;
   const mcp = ctx.config.mcpEnabled
-    ? createKbMcpHandler({
-        ops: ctx.ops,
-        allowedOrigins: (origin) => isAllowedOrigin(config.gateway.allowedOrigins, origin),
-        version: config.version,
-        log: deps.log.child({ component: 'mcp' }),
-      })
+    ? (request: Request, caller: ReturnType<typeof callerOf>) => {
+        mcpHandler ??= (require('./mcp/index.ts') as typeof import('./mcp/index.ts')).createKbMcpHandler({
+          ops: ctx.ops,
+          allowedOrigins: (origin) => isAllowedOrigin(config.gateway.allowedOrigins, origin),
+          version: config.version,
+          log: deps.log.child({ component: 'mcp' }),
+        });
+        return mcpHandler(request, caller);
+      }
     : null;
   const handle = async (request: Request): Promise<Response> => {
     const path = new URL(request.url).pathname;

@@ -1,10 +1,9 @@
 /** The message bus: pick a transport with createBus, program against Bus. */
 import { MemoryBus } from './memory.ts';
-import { NatsBus } from './nats.ts';
 import type { Bus, BusLogger } from './types.ts';
 
 export { DEFAULT_REQUEST_TIMEOUT_MS, MemoryBus, type MemoryBusOptions } from './memory.ts';
-export { NatsBus, type NatsBusOptions } from './nats.ts';
+export type { NatsBusOptions } from './nats.ts';
 export {
   assertPublishSubject,
   assertSubscribeSubject,
@@ -48,6 +47,8 @@ export async function createBus(opts: CreateBusOptions): Promise<Bus> {
         .map((s) => s.trim())
         .filter(Boolean);
   if (servers.length === 0) return new MemoryBus(opts.logger ? { logger: opts.logger } : {});
+  // The NATS client is loaded only when there is a NATS to talk to; the in-process bus does without it.
+  const { NatsBus } = await import('./nats.ts');
   return NatsBus.create({
     servers,
     name: opts.name,

@@ -6,7 +6,7 @@ import { afterAll, describe, expect, test } from 'bun:test';
 import { existsSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { eq } from 'drizzle-orm';
-import { NatsBus } from '../../src/bus/index.ts';
+import { NatsBus } from '../../src/bus/nats.ts';
 import { hashApiKey } from '../../src/security/apikey.ts';
 import { dropTestDatabases, natsTestUrl, testBackends } from '../support/backends.ts';
 import { DEV_USER_ID, startStack } from '../support/stack.ts';

@@ -12,9 +12,9 @@ import {
   type BusMessage,
   createBus,
   MAX_PAYLOAD_BYTES,
-  NatsBus,
   type NatsBusOptions,
 } from '../../src/bus/index.ts';
+import { NatsBus } from '../../src/bus/nats.ts';
 
 const NATS_URL = process.env.GAIA_TEST_NATS_URL;
 const NATS_SERVER_BIN = '/usr/sbin/nats-server';

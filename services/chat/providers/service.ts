@@ -5,7 +5,6 @@
 import type { Config } from '../../../src/config.ts';
 import type { Logger } from '../../../src/log.ts';
 import { ModelRegistry, type ProviderId } from '../models/registry.ts';
-import { createAnthropicProvider } from './anthropic.ts';
 import { type ProviderError, toProviderError } from './errors.ts';
 import { createLocalProvider } from './local.ts';
 import { createOpenAIProvider } from './openai.ts';
@@ -17,6 +16,12 @@ export interface ProviderHealth {
   responseTimeMs: number | null;
   error: string | null;
 }
+
+/**
+ * The Anthropic SDK is loaded only when Claude models are configured: a process without them would carry
+ * its ~10 MB for nothing. (Bun's `require` loads the module synchronously, and `bun build` bundles it.)
+ */
+const loadAnthropic = () => require('./anthropic.ts') as typeof import('./anthropic.ts');
 
 export class ProviderSet {
   readonly registry: ModelRegistry;
@@ -33,7 +38,11 @@ export class ProviderSet {
     for (const p of this.registry.providers) {
       this.instances.set(
         p,
-        p === 'claude' ? createAnthropicProvider(chat) : p === 'openai' ? openai : createLocalProvider(chat),
+        p === 'claude'
+          ? loadAnthropic().createAnthropicProvider(chat)
+          : p === 'openai'
+            ? openai
+            : createLocalProvider(chat),
       );
       this.healthOf.set(p, { status: 'unknown', checkedAt: null, responseTimeMs: null, error: null });
     }

@@ -4,8 +4,8 @@
  * reached the gateway falls back to local counters, logs once, and `/health` reports `degraded`.
  */
 
-import { type KV, Kvm } from '@nats-io/kv';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
+import type { KV } from '@nats-io/kv';
+import type { NatsConnection } from '@nats-io/transport-node';
 import { RedisClient } from 'bun';
 import type { Config } from '../../../src/config.ts';
 import type { Logger } from '../../../src/log.ts';
@@ -103,6 +103,11 @@ function natsRemote(config: Config, maxWindowMs: number) {
   const open = async (): Promise<KV> => {
     if (kv) return kv;
     opening ??= (async () => {
+      // Loaded here, on the first use of a shared limit: a process without NATS never needs the client.
+      const [{ connect }, { Kvm }] = await Promise.all([
+        import('@nats-io/transport-node'),
+        import('@nats-io/kv'),
+      ]);
       nc = await connect({
         servers: config.nats.servers,
         name: 'gaia-gateway-ratelimit',
