@@ -1315,6 +1315,24 @@ describe('with provider fakes (claude + openai)', () => {
     expect(text.startsWith('data: ')).toBe(true);
   });
 
+  test('a provider that keeps sending, each chunk within LLM_IDLE_TIMEOUT_MS, is never cut however long it runs', async () => {
+    an.reset();
+    // Eight chunks 100 ms apart: 700 ms in all, more than twice the 300 ms idle timeout.
+    const chunks = Array.from({ length: 8 }, (_, i) => `c${i} `);
+    an.enqueue({ chunks, chunkDelayMs: 100 });
+    const text = await (
+      await h.call('/api/v1/chat', { body: { message: 'x', stream: true, enable_fallback: false } })
+    ).text();
+    expect(text).not.toContain('provider_timeout');
+    const content = payloads(text)
+      .filter((d) => d.startsWith('{'))
+      .map((d) => JSON.parse(d) as { choices?: Array<{ delta?: { content?: string } }> })
+      .map((e) => e.choices?.[0]?.delta?.content ?? '')
+      .join('');
+    expect(content).toBe(chunks.join(''));
+    expect(text.endsWith('data: [DONE]\n\n')).toBe(true);
+  });
+
   test('first-token timeout falls back; when everything times out non-streaming gives 504', async () => {
     an.reset();
     oa.reset();

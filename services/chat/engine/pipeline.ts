@@ -524,9 +524,17 @@ export class ChatEngine {
     const ctl = new AbortController();
     let timedOut = false;
     let timer: ReturnType<typeof setTimeout> | undefined;
+    let armedMs = -1;
     const arm = (ms: number) => {
-      clearTimeout(timer);
       const left = Math.max(0, Math.min(ms, deadline - performance.now()));
+      // Between chunks the same wait is armed again and again (the idle timeout, the deadline further off):
+      // the armed timer is pushed back instead of a new one made per chunk.
+      if (timer && left === ms && armedMs === ms) {
+        timer.refresh();
+        return;
+      }
+      clearTimeout(timer);
+      armedMs = left === ms ? ms : -1;
       timer = setTimeout(() => {
         timedOut = true;
         ctl.abort(new Error('provider timeout'));
