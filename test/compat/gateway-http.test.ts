@@ -496,6 +496,34 @@ for (const backend of testBackends().filter((b) => b.name === 'postgresql')) {
   });
 }
 
+describe('clients that leave', () => {
+  test('a request its client abandons is logged as 499, not as a gateway error (split mode)', async () => {
+    const h = await startGatewayHarness({ remote: ['chat'], env: { GAIA_RATE_LIMIT: '1000/minute' } });
+    try {
+      for (let i = 0; i < 5; i++) {
+        const ctl = new AbortController();
+        const pending = fetch(`${h.url}/api/v1/chat?delay=400`, {
+          method: 'POST',
+          headers: KEY,
+          body: '{"message":"x"}',
+          signal: ctl.signal,
+        });
+        await Bun.sleep(100);
+        ctl.abort();
+        await pending.catch(() => {});
+      }
+      await Bun.sleep(600);
+      const ok = await fetch(`${h.url}/api/v1/conversations`, { headers: KEY });
+      expect(ok.status).toBe(200);
+      const lines = h.logs.map((l) => JSON.parse(l) as { msg: string; status?: number; route?: string });
+      expect(lines.filter((l) => l.msg === 'gateway error')).toEqual([]);
+      expect(lines.filter((l) => l.msg === 'request' && l.status === 499)).toHaveLength(5);
+    } finally {
+      await h.stop();
+    }
+  });
+});
+
 describe('silent upstream streams', () => {
   test('after the silence limit the gateway ends the stream in its family format and aborts upstream', async () => {
     const h = await startGatewayHarness({ streamSilenceMs: 150, env: { GAIA_RATE_LIMIT: '1000/minute' } });

@@ -12,7 +12,7 @@ import { createGateway, type Gateway } from '../../services/gateway/app.ts';
 import { createBus } from '../../src/bus/index.ts';
 import type { Bus } from '../../src/bus/types.ts';
 import { type Config, loadConfig, type ServiceName } from '../../src/config.ts';
-import { inProcessClient, type ServiceClients } from '../../src/http/client.ts';
+import { httpClient, inProcessClient, type ServiceClients } from '../../src/http/client.ts';
 import { identityOfRequest } from '../../src/http/identity.ts';
 import { sseResponse } from '../../src/http/sse.ts';
 import { createLogger } from '../../src/log.ts';
@@ -54,6 +54,8 @@ export interface HarnessOptions {
   /** Services that have no client at all (the gateway must answer 503 for them). */
   missing?: ServiceName[];
   streamSilenceMs?: number;
+  /** Services reached over HTTP (split mode, signed identity) instead of in-process. */
+  remote?: ServiceName[];
 }
 
 function echoHandler(name: ServiceName, secret: string, control: EchoControl) {
@@ -105,6 +107,8 @@ function echoHandler(name: ServiceName, secret: string, control: EchoControl) {
         await w.data('[DONE]');
       });
     }
+    const delay = Number(url.searchParams.get('delay') ?? 0);
+    if (delay) await Bun.sleep(delay);
     const status = Number(url.searchParams.get('status') ?? 200);
     if (url.searchParams.get('raw') === '1')
       return new Response('Traceback (most recent call last): secret stuff', { status });
@@ -145,8 +149,19 @@ export async function startGatewayHarness(opts: HarnessOptions = {}): Promise<Ga
   const bus = await createBus({ natsUrl: config.nats.url, name: 'gaia-test-gateway' });
   const echo: EchoControl = { aborted: 0, release: () => {}, seen: [] };
   const clients: ServiceClients = {};
+  const upstreams: Array<{ stop(force?: boolean): unknown }> = [];
   for (const name of ['auth', 'asset', 'chat', 'kb'] as const) {
     if (opts.missing?.includes(name)) continue;
+    if (opts.remote?.includes(name)) {
+      const handler = echoHandler(name, config.internalSecret, echo);
+      const up = Bun.serve({ port: 0, hostname: '127.0.0.1', fetch: (req) => handler(req) });
+      upstreams.push(up);
+      clients[name] = httpClient(
+        { name, internalSecret: config.internalSecret, issuer: 'gaia-gateway', defaultTimeoutMs: 5000 },
+        `http://127.0.0.1:${up.port}`,
+      );
+      continue;
+    }
     clients[name] = inProcessClient(
       { name, internalSecret: config.internalSecret, issuer: 'gaia-gateway', defaultTimeoutMs: 5000 },
       echoHandler(name, config.internalSecret, echo),
@@ -176,6 +191,7 @@ export async function startGatewayHarness(opts: HarnessOptions = {}): Promise<Ga
     logs,
     async stop() {
       server.stop(true);
+      for (const up of upstreams) up.stop(true);
       await gateway.close();
       await bus.drain();
       await db.close();

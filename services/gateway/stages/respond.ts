@@ -12,6 +12,9 @@ import { isBadPath } from '../proxy/forward.ts';
 const EXPOSE =
   'X-Request-Id, X-Response-Time, Server-Timing, X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset, Retry-After, Mcp-Session-Id, X-Total-Count';
 
+/** What the log line and metrics record for a request its client abandoned before the answer. */
+export const CLIENT_CLOSED = 499;
+
 /** Milliseconds to a tenth, for Server-Timing: rounding is cheaper than `toFixed` on every request. */
 const tenths = (ms: number): number => Math.round(ms * 10) / 10;
 
@@ -97,6 +100,9 @@ export const answerErrors =
       return await next(c);
     } catch (err) {
       if (err instanceof HttpError) return errorResponse(c, err);
+      // The client went away and its request was abandoned with it: not a fault of Gaia's, and nobody
+      // reads the answer. 499 (as nginx logs it) keeps these apart from real errors in logs and metrics.
+      if (c.request.signal.aborted) return new Response(null, { status: CLIENT_CLOSED });
       log.error('gateway error', { rid: c.rid, error: err instanceof Error ? err.message : String(err) });
       return errorResponse(c, new HttpError(500, 'Internal server error'));
     }
