@@ -4,8 +4,9 @@
  * `sweepTemps` removes at the next start.
  */
 import { createHash, randomUUID } from 'node:crypto';
-import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
+import { removeStaleFiles } from '../../../src/files.ts';
 import type { AssetStorage, StoredObject } from '../types.ts';
 import { assertKey } from './keys.ts';
 
@@ -72,24 +73,8 @@ export class LocalStorage implements AssetStorage {
     };
   }
 
-  async sweepTemps(before: number): Promise<number> {
-    let removed = 0;
-    const walk = async (dir: string): Promise<void> => {
-      const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
-      for (const e of entries) {
-        const path = join(dir, e.name);
-        if (e.isDirectory()) await walk(path);
-        else if (e.isFile() && TEMP_NAME.test(e.name)) {
-          const st = await stat(path).catch(() => null);
-          if (st && st.mtimeMs < before) {
-            await rm(path, { force: true });
-            removed++;
-          }
-        }
-      }
-    };
-    await walk(this.root);
-    return removed;
+  sweepTemps(before: number): Promise<number> {
+    return removeStaleFiles(this.root, { name: TEMP_NAME, before });
   }
 
   async get(

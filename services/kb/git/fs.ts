@@ -8,6 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import { promises as fsp, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
+import { removeStaleFiles } from '../../../src/files.ts';
 
 /**
  * Where the temporary file of `path` goes: inside `.git`, in its top folder under a name Git ignores there
@@ -73,31 +74,8 @@ const WORKTREE_TEMP = /^\..+\.(?:[0-9a-f]{12}|restore)\.tmp$/;
 /**
  * Removes the working tree's leftover temporary files older than `before` (epoch ms): one written after it
  * belongs to a write in flight, so the sweep can run while the knowledge base serves. `.git` is not walked
- * (its temporaries are `removeGitTemps`'), nor are symbolic links followed. Returns how many were removed.
+ * (its temporaries are `removeGitTemps`'). Returns how many were removed.
  */
-export async function removeWorktreeTemps(root: string, before: number): Promise<number> {
-  let removed = 0;
-  const walk = async (dir: string): Promise<void> => {
-    const entries = await fsp.readdir(dir, { withFileTypes: true }).catch(() => []);
-    for (const e of entries) {
-      const path = join(dir, e.name);
-      if (e.isDirectory()) {
-        if (dir === root && e.name === '.git') continue;
-        await walk(path);
-      } else if (e.isFile() && WORKTREE_TEMP.test(e.name)) {
-        const st = await fsp.stat(path).catch(() => null);
-        if (
-          st &&
-          st.mtimeMs < before &&
-          (await fsp.unlink(path).then(
-            () => true,
-            () => false,
-          ))
-        )
-          removed++;
-      }
-    }
-  };
-  await walk(root);
-  return removed;
+export function removeWorktreeTemps(root: string, before: number): Promise<number> {
+  return removeStaleFiles(root, { name: WORKTREE_TEMP, before, skipTopLevel: ['.git'] });
 }
