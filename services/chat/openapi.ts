@@ -4,6 +4,7 @@
  */
 import type { TSchema } from '@sinclair/typebox';
 import { t } from 'elysia';
+import { LEGACY_CHAT_VARIANTS } from '../../src/http/legacy-chat.ts';
 import {
   CleanErrorBody,
   ErrorBody,
@@ -156,23 +157,6 @@ const V02_STREAM =
   'Server-sent events, `data: <json>` each: OpenAI `chat.completion.chunk` objects with the text in ' +
   '`choices[0].delta.content`, then `data: [DONE]`.';
 
-/** Legacy `/api/v1/chat/<variant>` routes: the v0.2 request, an OpenAI-shaped answer. */
-const LEGACY_VARIANTS = [
-  'mcp-agent',
-  'mcp-agent-hot',
-  'direct',
-  'direct-db',
-  'orchestrated',
-  'ultrafast',
-  'ultrafast-redis',
-  'ultrafast-redis-v2',
-  'ultrafast-redis-v3',
-  'gamemaster',
-  'worldbuilding',
-  'storytelling',
-  'problemsolving',
-];
-
 export const CHAT_OPENAPI: RouteDocs = {
   'POST /api/v1/chat': {
     body: UnifiedBody,
@@ -246,7 +230,8 @@ export const CHAT_OPENAPI: RouteDocs = {
   'GET /v1/models/:model': { response: OpenAIModelSchema, errors: OpenAiErrorBody },
 };
 
-for (const v of LEGACY_VARIANTS) {
+// Legacy `/api/v1/chat/<variant>` routes: the v0.2 request, an OpenAI-shaped answer.
+for (const v of LEGACY_CHAT_VARIANTS) {
   CHAT_OPENAPI[`POST /api/v1/chat/${v}`] = {
     body: ChatRequestBody,
     query: t.Object({ conversation_id: t.Optional(t.String({ description: 'Continue this conversation' })) }),

@@ -4,6 +4,7 @@
  * Brace groups of the spec expand to one row per alternative here.
  */
 import type { ServiceName } from '../../src/config.ts';
+import { LEGACY_CHAT_VARIANTS } from '../../src/http/legacy-chat.ts';
 
 /** `-` public, `U` any identity, `A` admin, `P` password session, `K` API key only, `S` signed by owner, `SU` either. */
 export type AuthRule = '-' | 'U' | 'A' | 'P' | 'K' | 'S' | 'SU';
@@ -92,21 +93,7 @@ function chatRoutes(): ProxyRoute[] {
     r('GET', '/api/v1/chat/tools', 'U', 'chat', "Tools the caller's chats can use"),
     r('GET', '/api/v1/chat/usage', 'U', 'chat', "The caller's chat tokens and cost per day"),
   ];
-  for (const v of [
-    'mcp-agent',
-    'mcp-agent-hot',
-    'direct',
-    'direct-db',
-    'orchestrated',
-    'ultrafast',
-    'ultrafast-redis',
-    'ultrafast-redis-v2',
-    'ultrafast-redis-v3',
-    'gamemaster',
-    'worldbuilding',
-    'storytelling',
-    'problemsolving',
-  ]) {
+  for (const v of LEGACY_CHAT_VARIANTS) {
     out.push(r('POST', `/api/v1/chat/${v}`, 'U', 'chat', `Legacy chat variant ${v}`, chat));
   }
   for (const v of ['kb-enhanced', 'kb-research', 'kb-gamemaster', 'kb-development', 'kb-search']) {

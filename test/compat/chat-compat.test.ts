@@ -9,32 +9,10 @@ import OpenAI from 'openai';
 import { type FakeAnthropic, startFakeAnthropic } from '../fakes/anthropic.ts';
 import { createGate, type FakeOpenAI, startFakeOpenAI } from '../fakes/openai.ts';
 import { dropTestDatabases, testBackends } from '../support/backends.ts';
+import { payloads, readUntil } from '../support/chat-streams.ts';
 import { type StackHandle, startStack } from '../support/stack.ts';
 
 const MU = '00000000-0000-4000-8000-000000000003';
-
-function payloads(text: string): string[] {
-  expect(text.endsWith('\n\n')).toBe(true);
-  return text
-    .split('\n\n')
-    .filter((e) => e.startsWith('data: '))
-    .map((e) => e.slice(6));
-}
-
-async function readUntil(
-  reader: ReadableStreamDefaultReader<Uint8Array>,
-  needle: string,
-  acc = '',
-): Promise<string> {
-  const dec = new TextDecoder();
-  let seen = acc;
-  while (!seen.includes(needle)) {
-    const r = await reader.read();
-    if (r.done) break;
-    seen += dec.decode(r.value, { stream: true });
-  }
-  return seen;
-}
 
 afterAll(async () => {
   await dropTestDatabases();

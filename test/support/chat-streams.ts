@@ -1,5 +1,5 @@
 /**
- * Reading chat streams the way a client does, for the fault tests: the `data:` payloads of an SSE body, a
+ * Reading chat streams the way a client does, for the chat and fault tests: the `data:` payloads of an SSE body, a
  * reader that stops at a marker, and the gateway's open-streams gauge (a stream the gateway never closed
  * would keep it up and hold the caller's concurrency slot).
  */
