@@ -598,6 +598,27 @@
     t.form?.requestSubmit();
   });
 
+  /* ---------- forms swapped in moments ago ---------- */
+
+  // htmx binds a swapped-in form only when the swap settles (200 ms on the chat pages, longer on a busy
+  // device). Submitted before that, the browser would send it itself: a GET to the page's own URL with the
+  // message in the query string. Runs after the form's own listeners, so a form htmx already handled has its
+  // default prevented; any other htmx form is bound now and sent the htmx way.
+  const resending = new WeakSet();
+  document.addEventListener('submit', (e) => {
+    const form = e.target;
+    if (e.defaultPrevented || !(form instanceof HTMLFormElement) || resending.has(form)) return;
+    if (!form.matches('[hx-post],[hx-get],[hx-put],[hx-patch],[hx-delete]')) return;
+    e.preventDefault();
+    htmx.process(form);
+    resending.add(form);
+    try {
+      htmx.trigger(form, 'submit');
+    } finally {
+      resending.delete(form);
+    }
+  });
+
   /* ---------- search ---------- */
 
   document.addEventListener('keydown', (e) => {

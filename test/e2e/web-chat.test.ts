@@ -376,6 +376,37 @@ describe.skipIf(!run)('chat page in Chromium', () => {
     await closeQuietly(context);
   }, 60_000);
 
+  test('a composer htmx has not bound yet still sends through htmx, never as a GET with the text in the URL', async () => {
+    const { context, page, w } = await signedIn();
+    oa.reset();
+    oa.enqueue({ chunks: ['Caught it.'] });
+    const natives: string[] = [];
+    page.on('request', (r) => {
+      if (r.url().includes('message=')) natives.push(r.url());
+    });
+    // What a swap leaves for up to its settle time (200 ms on the chat pages, longer on a busy device): the
+    // composer in the page, htmx's listeners not on it yet. A copy of the form has none of them.
+    await page.evaluate(() => {
+      const form = document.querySelector('#chat-form')!;
+      form.replaceWith(form.cloneNode(true));
+    });
+    await page.fill('#chat-message-input', 'Quick one');
+    await page.press('#chat-message-input', 'Enter');
+    await page
+      .locator('#messages [data-role="assistant"] .chat-markdown', { hasText: 'Caught it.' })
+      .waitFor();
+    await replyDone(page);
+    await page.waitForURL(/\/chat\/[0-9a-f-]{36}$/);
+    expect(natives).toEqual([]);
+    expect(
+      oa.completions.map(
+        (c) => c.body.messages.filter((m: { role: string }) => m.role === 'user').at(-1).content,
+      ),
+    ).toEqual(['Quick one']);
+    expect(w.unexpected()).toEqual([]);
+    await closeQuietly(context);
+  }, 60_000);
+
   test('themes follow the colour scheme, the toggle overrides and is remembered; body text passes AA', async () => {
     for (const scheme of ['light', 'dark'] as const) {
       const { context, page, w } = await signedIn({ colorScheme: scheme });
